@@ -1,0 +1,24 @@
+from django.conf import settings
+
+from portal.roles import Role
+
+
+def portal(request):
+    """Names, role flags for the navigation, and the demo two-factor notice."""
+    user = getattr(request, "user", None)
+    roles = {}
+    if user is not None and user.is_authenticated:
+        roles = {
+            "is_reviewer": user.has_role(Role.REVIEWER),
+            "is_coordinator": user.has_role(Role.COORDINATOR),
+            "is_leadership": user.has_role(Role.LEADERSHIP),
+            "is_administrator": user.has_role(Role.ADMINISTRATOR),
+        }
+    return {
+        "PORTAL_NAME": settings.PORTAL_NAME,
+        "HOSPITAL_NAME": settings.HOSPITAL_NAME,
+        "TWO_FACTOR_RELAXED": not settings.MFA_REQUIRED_FOR_PATIENT_DATA,
+        "NOTIFICATION_POLL_SECONDS": settings.NOTIFICATION_POLL_SECONDS,
+        "WAGTAIL_ADMIN_URL": f"/{settings.WAGTAIL_ADMIN_PREFIX}",
+        "roles": roles,
+    }

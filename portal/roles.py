@@ -1,0 +1,56 @@
+"""The portal's roles: Django groups with permissions.
+
+A person may hold several roles (a physician both refers and reviews). The
+groups and their permissions are kept in step by ``role_groups_sync`` after
+every migration, so a fresh database always has them.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "Clinician", "Clinician (referrer)"
+    REVIEWER = "Reviewer", "Reviewing physician"
+    COORDINATOR = "Coordinator", "Program coordinator"
+    LEADERSHIP = "Leadership", "Leadership / editor"
+    ADMINISTRATOR = "Administrator", "Administrator"
+
+
+# Roles whose members can see a referral's patient data (PRODUCT.md, "Protected
+# health information"); two-factor is required for them. Leadership sees
+# aggregates only.
+PATIENT_DATA_ROLES = frozenset({Role.CLINICIAN, Role.REVIEWER, Role.COORDINATOR, Role.ADMINISTRATOR})
+
+# Permissions per role as "app_label.codename". Apps that arrive later add
+# their own codenames here; a codename whose model does not exist yet is skipped.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.CLINICIAN: [],
+    Role.REVIEWER: [],
+    Role.COORDINATOR: [
+        "portal.view_department",
+        "portal.view_specialty",
+        "portal.view_profile",
+    ],
+    Role.LEADERSHIP: [
+        "wagtailadmin.access_admin",
+        "portal.view_department",
+        "portal.view_specialty",
+    ],
+    Role.ADMINISTRATOR: [
+        "wagtailadmin.access_admin",
+        "portal.add_department",
+        "portal.change_department",
+        "portal.delete_department",
+        "portal.view_department",
+        "portal.add_specialty",
+        "portal.change_specialty",
+        "portal.delete_specialty",
+        "portal.view_specialty",
+        "portal.add_user",
+        "portal.change_user",
+        "portal.view_user",
+        "portal.change_profile",
+        "portal.view_profile",
+        "auth.view_group",
+    ],
+}

@@ -1,0 +1,206 @@
+"""The only writers of people, roles and notifications.
+
+Functions are named ``<entity>_<verb>``, take keyword-only arguments and run in
+a transaction. Side effects (e-mail) are queued after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
+
+from portal.models import Department, Notification, NotificationPreference, Profile, Specialty, User
+from portal.notification_kinds import NotificationKind
+from portal.roles import ROLE_PERMISSIONS, Role
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATION_BATCH_SIZE = 500
+
+
+# --- Roles and people -----------------------------------------------------------
+
+
+@transaction.atomic
+def role_groups_sync() -> None:
+    """Create the role groups and give each exactly its listed permissions."""
+    for role in Role:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        wanted = []
+        for dotted in ROLE_PERMISSIONS.get(role, []):
+            app_label, codename = dotted.split(".")
+            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.set(wanted)
+
+
+@transaction.atomic
+def profile_ensure(*, user: User) -> Profile:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    department: Department | None = None,
+    job_role: str = Profile.JobRole.OTHER,
+    title: str = "",
+    roles: Iterable[Role] = (),
+    review_specialties: Iterable[Specialty] = (),
+    email_verified: bool = True,
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    """Create a person with profile, roles and a (verified) primary e-mail address."""
+    user = User.objects.create_user(
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
+    Profile.objects.create(user=user, department=department, job_role=job_role, title=title)
+    user.profile.review_specialties.set(review_specialties)
+    user.groups.set(Group.objects.filter(name__in=[Role(r).value for r in roles]))
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=email_verified)
+    return user
+
+
+@transaction.atomic
+def user_roles_set(*, user: User, roles: Iterable[Role]) -> None:
+    user.groups.set(Group.objects.filter(name__in=[Role(r).value for r in roles]))
+    user.__dict__.pop("role_names", None)
+
+
+# --- Notifications ----------------------------------------------------------------
+
+
+def _email_delivery_for(
+    recipient_ids: list[int], kind: str, force_email: bool
+) -> dict[int, str]:
+    """Each recipient's e-mail delivery for this kind (default: immediately)."""
+    chosen = dict(
+        NotificationPreference.objects.filter(user_id__in=recipient_ids, kind=kind).values_list("user_id", "delivery")
+    )
+    delivery = {}
+    for user_id in recipient_ids:
+        preference = chosen.get(user_id, NotificationPreference.Delivery.IMMEDIATE)
+        if force_email:
+            # A critical message is e-mailed even to people who turned the kind off.
+            delivery[user_id] = Notification.EmailDelivery.IMMEDIATE
+        elif preference == NotificationPreference.Delivery.OFF:
+            delivery[user_id] = Notification.EmailDelivery.NONE
+        else:
+            delivery[user_id] = preference
+    return delivery
+
+
+def notification_send(
+    *,
+    kind: NotificationKind | str,
+    event_key: str,
+    recipient_ids: Iterable[int],
+    verb: str,
+    actor: User | None = None,
+    link: str = "",
+    level: str = Notification.LEVELS.info,
+    force_email: bool = False,
+) -> int:
+    """Notify each recipient once for an event, in-app and by e-mail per preference.
+
+    ``verb`` and ``link`` must name reference numbers and ids only, never
+    patient data: they travel in e-mails. Safe to call again for the same event:
+    a recipient who already has it is skipped (unique recipient + event_key).
+    Returns the number of notifications created.
+    """
+    ids = sorted(set(recipient_ids))
+    created_total = 0
+    actor_type = ContentType.objects.get_for_model(User)
+    for start in range(0, len(ids), NOTIFICATION_BATCH_SIZE):
+        created_total += _notification_send_batch(
+            kind=str(kind),
+            event_key=event_key,
+            recipient_ids=ids[start : start + NOTIFICATION_BATCH_SIZE],
+            verb=verb,
+            actor_type=actor_type,
+            actor_id=actor.pk if actor else None,
+            link=link,
+            level=level,
+            force_email=force_email,
+        )
+    return created_total
+
+
+@transaction.atomic
+def _notification_send_batch(
+    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email
+) -> int:
+    already = set(
+        Notification.objects.filter(event_key=event_key, recipient_id__in=recipient_ids).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    fresh = [rid for rid in recipient_ids if rid not in already]
+    if not fresh:
+        return 0
+    delivery = _email_delivery_for(fresh, kind, force_email)
+    now = timezone.now()
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient_id=rid,
+                # django-notifications requires an actor; the system acts as the recipient.
+                actor_content_type=actor_type,
+                actor_object_id=str(actor_id or rid),
+                verb=verb,
+                level=level,
+                kind=kind,
+                event_key=event_key,
+                link=link,
+                timestamp=now,
+                email_delivery=delivery[rid],
+            )
+            for rid in fresh
+        ],
+        # A concurrent run of the same event may have inserted some meanwhile.
+        ignore_conflicts=True,
+    )
+    immediate_ids = list(
+        Notification.objects.filter(
+            event_key=event_key,
+            recipient_id__in=fresh,
+            email_delivery=Notification.EmailDelivery.IMMEDIATE,
+            emailed=False,
+        ).values_list("id", flat=True)
+    )
+    if immediate_ids:
+        from portal.tasks import email_notifications
+
+        email_notifications.delay_on_commit(immediate_ids)
+    logger.info("notifications created", extra={"event_key": event_key, "kind": kind, "count": len(fresh)})
+    return len(fresh)
+
+
+@transaction.atomic
+def notification_preferences_set(*, user: User, deliveries: dict[str, str]) -> None:
+    """Store one delivery choice per kind for this person."""
+    for kind, delivery in deliveries.items():
+        NotificationKind(kind)  # refuses unknown kinds
+        NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults={"delivery": delivery})
+
+
+def notification_mark_emailed(*, notification_ids: list[int]) -> None:
+    Notification.objects.filter(id__in=notification_ids).update(emailed=True, emailed_at=timezone.now())

@@ -1,0 +1,21 @@
+"""Test settings: the same stack, fast hashing, predictable e-mail.
+
+PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (CI sets
+them); otherwise an SQLite file, so the suite still runs on a bare machine.
+"""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+MEDIA_ROOT = str(BASE_DIR / ".test-media")
+# Tests run tasks inline unless a test starts the real worker (see tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = True
+MFA_REQUIRED_FOR_PATIENT_DATA = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: live-server browser tests share it across threads.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING")
+LOGGING["root"]["level"] = LOG_LEVEL  # noqa: F405

@@ -1,0 +1,43 @@
+from allauth.account.decorators import secure_admin_login
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from wagtail import urls as wagtail_urls
+from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.documents import urls as wagtaildocs_urls
+
+from cms import views as cms_views
+from portal import views
+
+# Every admin login goes through allauth (rate limits, two-factor): the Django
+# admin's login view is wrapped, Wagtail's is redirected before its include.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = f"{settings.PORTAL_NAME} administration"
+
+urlpatterns = [
+    path("health/", views.health, name="health"),
+    path("accounts/", include("allauth.urls")),
+    path(
+        f"{settings.WAGTAIL_ADMIN_PREFIX}login/",
+        RedirectView.as_view(pattern_name="account_login", query_string=True),
+        name="wagtailadmin_login_redirect",
+    ),
+    path(settings.WAGTAIL_ADMIN_PREFIX, include(wagtailadmin_urls)),
+    path(settings.DJANGO_ADMIN_PREFIX, admin.site.urls),
+    path("documents/", include(wagtaildocs_urls)),
+    re_path(r"^media/(?P<path>.+)$", views.protected_media, name="protected_media"),
+    path("notifications/", views.notification_list, name="notification_list"),
+    path("notifications/badge/", views.notification_badge, name="notification_badge"),
+    path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
+    # django-notifications' POST-only mark-read views, under the same prefix.
+    path("notifications/", include("notifications.urls", namespace="notifications")),
+    # Navigation targets of capabilities still to land (see portal/views.coming_soon).
+    path("refer/", views.coming_soon, {"section": "refer"}, name="referral_create"),
+    path("referrals/mine/", views.coming_soon, {"section": "my_referrals"}, name="my_referrals"),
+    path("review/", views.coming_soon, {"section": "review_queue"}, name="review_queue"),
+    path("learn/", views.coming_soon, {"section": "learn"}, name="learn"),
+    path("dashboard/", views.coming_soon, {"section": "dashboard"}, name="dashboard"),
+    path("search/", cms_views.search, name="search"),
+    path("", include(wagtail_urls)),
+]
