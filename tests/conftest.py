@@ -1,0 +1,102 @@
+"""Shared fixtures: people in every role, service switches, a clean cache.
+
+Tests that need PostgreSQL, Redis, a Celery worker or Chromium skip with a
+reason when the service is absent; with CI=true (or REQUIRE_SERVICES=1) the
+same absence fails the test instead, so CI cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from tests.factories import UserFactory
+
+SERVICES_REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_SERVICES") == "1"
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def service_missing(reason: str):
+    """Skip for a missing service, or fail when services are required (CI)."""
+    if SERVICES_REQUIRED:
+        pytest.fail(f"required service missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") or item.get_closest_marker("worker"):
+        if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+            service_missing("PostgreSQL not configured: set DATABASE_URL=postgres://…")
+    if item.get_closest_marker("redis") or item.get_closest_marker("worker"):
+        if not os.environ.get("REDIS_URL"):
+            service_missing("Redis not configured: set REDIS_URL=redis://…")
+    if item.get_closest_marker("browser"):
+        if not shutil.which(CHROMIUM_PATH) and not os.path.exists(CHROMIUM_PATH):
+            service_missing(f"Chromium not found at {CHROMIUM_PATH} (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # allauth's rate limits live in the cache: one test's failed sign-ins must
+    # not lock out the next test.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def make_user(db):
+    """Build a person with roles through the same service the portal uses."""
+
+    def _make(*roles, **kwargs):
+        return UserFactory(roles=roles, **kwargs)
+
+    return _make
+
+
+@pytest.fixture
+def clinician(make_user):
+    from portal.roles import Role
+
+    return make_user(Role.CLINICIAN)
+
+
+@pytest.fixture
+def leader(make_user):
+    from portal.roles import Role
+
+    return make_user(Role.LEADERSHIP)
+
+
+@pytest.fixture
+def home_page(db):
+    from portal.demo import seed_demo_home_page
+
+    seed_demo_home_page()
+    from cms.models import HomePage
+
+    return HomePage.objects.get()
+
+
+@pytest.fixture
+def two_factor_ready(client):
+    """A client helper that signs a person in as if two-factor was completed."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    def _sign_in(user, with_totp: bool = True):
+        if with_totp:
+            TOTP.activate(user, generate_totp_secret())
+        client.force_login(user)
+        return client
+
+    return _sign_in
