@@ -11,7 +11,8 @@ from cms import views as cms_views
 from portal import views
 
 # Every admin login goes through allauth (rate limits, two-factor): the Django
-# admin's login view is wrapped, Wagtail's is redirected before its include.
+# admin's login view is wrapped; Wagtail's admin and front-end logins are
+# redirected to allauth's before Wagtail's own URLs.
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = f"{settings.PORTAL_NAME} administration"
 
@@ -39,5 +40,7 @@ urlpatterns = [
     path("learn/", views.coming_soon, {"section": "learn"}, name="learn"),
     path("dashboard/", views.coming_soon, {"section": "dashboard"}, name="dashboard"),
     path("search/", cms_views.search, name="search"),
+    # Wagtail's front-end login (for private pages) would also bypass allauth.
+    path("_util/login/", RedirectView.as_view(pattern_name="account_login", query_string=True)),
     path("", include(wagtail_urls)),
 ]

@@ -185,7 +185,7 @@ def test_recovery_code_signs_in_when_the_phone_is_lost(client, clinician, home_p
 # --- Admin login paths ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/django-admin/login/", "/cms-admin/login/"])
+@pytest.mark.parametrize("path", ["/django-admin/login/", "/cms-admin/login/", "/_util/login/"])
 def test_posting_a_password_to_an_admin_login_does_not_sign_anyone_in(client, make_user, path):
     admin_user = make_user(Role.ADMINISTRATOR, is_staff=True, is_superuser=True)
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the portal: run with ``python -m tests.benchmarks.run`` (not part of pytest)."""
