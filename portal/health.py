@@ -38,19 +38,21 @@ def _cache():
 
 
 def _broker():
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return "inline (tasks run in the web process)"
     from portal.celery import app
+
+    if app.conf.task_always_eager:
+        return "inline (tasks run in the web process)"
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-    return app.connection_for_write().transport_cls
+        return conn.transport_cls
 
 
 def _workers():
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return "inline"
     from portal.celery import app
+
+    if app.conf.task_always_eager:
+        return "inline"
 
     replies = app.control.ping(timeout=1.0)
     if not replies:

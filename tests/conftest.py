@@ -108,3 +108,29 @@ def two_factor_ready(client):
         return client
 
     return _sign_in
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on Redis, reading and writing the test database."""
+    from tests.worker import WorkerProcess
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not os.environ.get("REDIS_URL"):
+        service_missing("a real Celery worker needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    worker = WorkerProcess(tmp_path_factory.mktemp("worker-mail"))
+    with django_db_blocker.unblock():
+        worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def real_worker(celery_worker_process, transactional_db):
+    """Send tasks to the worker process instead of running them inline."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = False
+    for path in celery_worker_process.mail_dir.glob("*"):
+        path.unlink()
+    yield celery_worker_process
+    app.conf.task_always_eager = True

@@ -497,6 +497,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     args.loadavg_at_start = round(os.getloadavg()[0], 2)
     real_stdout = sys.stdout
+    # Ctrl-C, kill and a closed terminal all end in the same clean-up (even when
+    # started in the background, where SIGINT would otherwise be ignored).
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     signal.signal(signal.SIGHUP, _raise_keyboard_interrupt)
     try:
