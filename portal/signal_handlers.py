@@ -10,7 +10,8 @@ def _sync_roles(sender, **kwargs):
 
     # post_migrate is sent once per app; permissions of every app exist only
     # after the last one, so sync the role groups then.
-    if sender.label != list(apps.get_app_configs())[-1].label:
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender.label != with_models[-1].label:
         return
 
     services.role_groups_sync()

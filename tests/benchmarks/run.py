@@ -518,7 +518,8 @@ def main(argv=None) -> int:
         )
         return 1
     if tool == "python":
-        log("wrk not found: using the Python load generator; on 2 cores it competes with the server for CPU")
+        why = "wrk not found" if args.load_generator == "auto" else "asked for"
+        log(f"{why}: using the Python load generator; on 2 cores it competes with the server for CPU")
 
     registry = ProcessRegistry()
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-"))
