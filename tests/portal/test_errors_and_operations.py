@@ -60,6 +60,7 @@ def test_with_single_sign_on_on_signup_and_password_sign_in_are_closed(client, m
     )
     login = client.post("/accounts/login/", {"login": person.email, "password": "a-long-test-password-41"})
 
-    assert signup.status_code == 302 and not User.objects.filter(email="x@riverside.example.org").exists()
+    assert "the sign up is currently closed" in signup.content.decode()
+    assert not User.objects.filter(email="x@riverside.example.org").exists()
     assert login.status_code == 403
     assert "_auth_user_id" not in client.session
