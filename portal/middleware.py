@@ -52,7 +52,9 @@ class SessionTimeoutMiddleware:
         idle_limit = settings.SESSION_IDLE_TIMEOUT.total_seconds()
         absolute_limit = settings.SESSION_ABSOLUTE_LIFETIME.total_seconds()
         if now - started > absolute_limit:
-            return self._end(request, f"You were signed out after {_hours(absolute_limit)} signed in. Please sign in again.")
+            return self._end(
+                request, f"You were signed out after {_hours(absolute_limit)} signed in. Please sign in again."
+            )
         if last is not None and now - last > idle_limit:
             return self._end(
                 request, f"You were signed out after {_minutes(idle_limit)} without activity. Please sign in again."

@@ -112,9 +112,7 @@ class Profile(models.Model):
         OTHER = "other", "Other"
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="members"
-    )
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="members")
     job_role = models.CharField(max_length=30, choices=JobRole, default=JobRole.OTHER)
     title = models.CharField(max_length=120, blank=True, help_text="e.g. 'Attending, Medical Oncology'.")
     review_specialties = models.ManyToManyField(
@@ -168,7 +166,9 @@ class NotificationPreference(models.Model):
         DIGEST = "digest", "Daily digest"
         OFF = "off", "Off"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
     kind = models.CharField(max_length=40)
     delivery = models.CharField(max_length=10, choices=Delivery, default=Delivery.IMMEDIATE)
 

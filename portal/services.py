@@ -88,9 +88,7 @@ def user_roles_set(*, user: User, roles: Iterable[Role]) -> None:
 # --- Notifications ----------------------------------------------------------------
 
 
-def _email_delivery_for(
-    recipient_ids: list[int], kind: str, force_email: bool
-) -> dict[int, str]:
+def _email_delivery_for(recipient_ids: list[int], kind: str, force_email: bool) -> dict[int, str]:
     """Each recipient's e-mail delivery for this kind (default: immediately)."""
     chosen = dict(
         NotificationPreference.objects.filter(user_id__in=recipient_ids, kind=kind).values_list("user_id", "delivery")

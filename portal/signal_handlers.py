@@ -28,5 +28,6 @@ def _forget_two_factor_check(sender, request=None, **kwargs):
 
 def connect():
     from allauth.mfa.signals import authenticator_removed
+
     post_migrate.connect(_sync_roles, dispatch_uid="portal_sync_roles")
     authenticator_removed.connect(_forget_two_factor_check, dispatch_uid="portal_forget_two_factor")

@@ -69,7 +69,9 @@ def notification_list(request):
 @require_GET
 def notification_badge(request):
     """The header's unread badge, polled by htmx; does not count as activity."""
-    return render(request, "portal/includes/notification_badge.html", {"unread_count": selectors.unread_count(user=request.user)})
+    return render(
+        request, "portal/includes/notification_badge.html", {"unread_count": selectors.unread_count(user=request.user)}
+    )
 
 
 def notification_preferences(request):

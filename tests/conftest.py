@@ -29,15 +29,13 @@ def service_missing(reason: str):
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("postgres") or item.get_closest_marker("worker"):
-        if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-            service_missing("PostgreSQL not configured: set DATABASE_URL=postgres://…")
-    if item.get_closest_marker("redis") or item.get_closest_marker("worker"):
-        if not os.environ.get("REDIS_URL"):
-            service_missing("Redis not configured: set REDIS_URL=redis://…")
-    if item.get_closest_marker("browser"):
-        if not shutil.which(CHROMIUM_PATH) and not os.path.exists(CHROMIUM_PATH):
-            service_missing(f"Chromium not found at {CHROMIUM_PATH} (apt-get install chromium)")
+    wants_postgres = item.get_closest_marker("postgres") or item.get_closest_marker("worker")
+    if wants_postgres and not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        service_missing("PostgreSQL not configured: set DATABASE_URL=postgres://…")
+    if (item.get_closest_marker("redis") or item.get_closest_marker("worker")) and not os.environ.get("REDIS_URL"):
+        service_missing("Redis not configured: set REDIS_URL=redis://…")
+    if item.get_closest_marker("browser") and not shutil.which(CHROMIUM_PATH) and not os.path.exists(CHROMIUM_PATH):
+        service_missing(f"Chromium not found at {CHROMIUM_PATH} (apt-get install chromium)")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +49,8 @@ def _clean_cache(request):
     if not uses_db:
         yield
         return
-    request.getfixturevalue("db") if "transactional_db" not in request.fixturenames else None
+    if "transactional_db" not in request.fixturenames:
+        request.getfixturevalue("db")
     cache.clear()
     yield
     cache.clear()

@@ -25,9 +25,7 @@ def _assert_strict_page(response):
     assert not INLINE_STYLE.search(html), INLINE_STYLE.search(html).group(0)
 
 
-@pytest.mark.parametrize(
-    "url_name", ["account_login", "account_signup", "account_reset_password"]
-)
+@pytest.mark.parametrize("url_name", ["account_login", "account_signup", "account_reset_password"])
 def test_sign_in_pages_send_a_strict_policy_and_no_inline_code(client, url_name):
     _assert_strict_page(client.get(reverse(url_name)))
 
@@ -89,9 +87,7 @@ def test_home_page_query_count_does_not_grow_with_notifications(
     client.get("/")
     with django_assert_max_num_queries(16):
         assert client.get("/").status_code == 200
-    services.notification_send(
-        kind="general", event_key="bulk", recipient_ids=[clinician.pk], verb="Program news"
-    )
+    services.notification_send(kind="general", event_key="bulk", recipient_ids=[clinician.pk], verb="Program news")
     for i in range(40):
         services.notification_send(kind="general", event_key=f"bulk:{i}", recipient_ids=[clinician.pk], verb="News")
     with django_assert_max_num_queries(16):

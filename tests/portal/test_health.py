@@ -33,5 +33,9 @@ def test_health_answers_503_when_the_cache_is_unreachable(client, monkeypatch):
     response = client.get("/health/")
 
     assert response.status_code == 503
-    assert response.json()["checks"]["cache"] == {"status": "error", "detail": "ConnectionError", "ms": pytest.approx(0, abs=50)}
+    assert response.json()["checks"]["cache"] == {
+        "status": "error",
+        "detail": "ConnectionError",
+        "ms": pytest.approx(0, abs=50),
+    }
     assert "secret-host" not in response.content.decode()

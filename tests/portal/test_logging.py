@@ -15,7 +15,13 @@ def _format(record):
 
 def test_request_lines_lose_their_query_string():
     record = logging.LogRecord(
-        "django.server", logging.INFO, __file__, 1, '"%s" %s %s', (f"GET /refer/?mrn=123&name={MARKER} HTTP/1.1", "200", "512"), None
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        (f"GET /refer/?mrn=123&name={MARKER} HTTP/1.1", "200", "512"),
+        None,
     )
 
     line = _format(record)
@@ -25,7 +31,9 @@ def test_request_lines_lose_their_query_string():
 
 
 def test_request_objects_are_not_serialised():
-    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", (f"/x/?q={MARKER}",), None)
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Not Found: %s", (f"/x/?q={MARKER}",), None
+    )
     record.request = object()
     record.status_code = 404
 

@@ -70,7 +70,12 @@ def test_seed_demo_creates_every_role_and_running_it_twice_changes_nothing(capsy
 
     call_command("seed_demo")
 
-    assert counts == (User.objects.count(), Profile.objects.count(), Department.objects.count(), Specialty.objects.count())
+    assert counts == (
+        User.objects.count(),
+        Profile.objects.count(),
+        Department.objects.count(),
+        Specialty.objects.count(),
+    )
     for role in Role:
         assert User.objects.filter(groups__name=role.value).exists(), role
     assert "second-opinion-demo" in first_out and "grace.lee@riverside.example.org" in first_out

@@ -39,9 +39,8 @@ def _parameterless_paths(patterns=None, prefix=""):
                 continue
             yield from _parameterless_paths(entry.url_patterns, prefix + route.lstrip("^"))
         elif isinstance(entry, URLPattern):
-            if "<" in route or "(?P" in route or "\\" in route or route.strip("^$") != route.lstrip("^").rstrip("$"):
-                if "<" in route or "(?P" in route:
-                    continue
+            if "<" in route or "(?P" in route:
+                continue
             path = "/" + prefix + route.lstrip("^").rstrip("$")
             if any(ch in path for ch in "()[]*+?|"):
                 continue
