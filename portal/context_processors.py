@@ -1,13 +1,18 @@
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
+from portal import selectors
 from portal.roles import Role
 
 
 def portal(request):
-    """Names, role flags for the navigation, and the demo two-factor notice."""
+    """Names, role flags for the navigation, the unread count, and the demo two-factor notice."""
     user = getattr(request, "user", None)
     roles = {}
+    unread_count = 0
     if user is not None and user.is_authenticated:
+        # Counted only if the page renders the header's badge.
+        unread_count = SimpleLazyObject(lambda: selectors.unread_count(user=user))
         roles = {
             "is_reviewer": user.has_role(Role.REVIEWER),
             "is_coordinator": user.has_role(Role.COORDINATOR),
@@ -21,4 +26,5 @@ def portal(request):
         "NOTIFICATION_POLL_SECONDS": settings.NOTIFICATION_POLL_SECONDS,
         "WAGTAIL_ADMIN_URL": f"/{settings.WAGTAIL_ADMIN_PREFIX}",
         "roles": roles,
+        "unread_count": unread_count,
     }
