@@ -50,3 +50,13 @@ def test_extra_fields_are_kept_as_json_fields():
     payload = json.loads(_format(record))
 
     assert payload["event_key"] == "referral:42:claimed" and payload["level"] == "INFO"
+
+
+def test_gunicorn_access_log_leaves_out_query_strings():
+    import runpy
+    from pathlib import Path
+
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "portal" / "gunicorn.conf.py"))
+
+    assert "%(U)s" in config["access_log_format"]
+    assert "%(r)s" not in config["access_log_format"] and "%(q)s" not in config["access_log_format"]
