@@ -64,6 +64,13 @@ class User(AbstractUser):
     def has_role(self, role: Role) -> bool:
         return self.is_superuser or role in self.role_names
 
+    @cached_property
+    def review_specialty_ids(self) -> frozenset[int]:
+        """Specialties this person may review in (empty unless they hold the Reviewer role)."""
+        if not self.has_role(Role.REVIEWER):
+            return frozenset()
+        return frozenset(Specialty.objects.filter(reviewers__user=self).values_list("id", flat=True))
+
     @property
     def can_see_patient_data(self) -> bool:
         return self.is_superuser or bool(self.role_names & PATIENT_DATA_ROLES)

@@ -50,3 +50,26 @@ class UserFactory(factory.Factory):
         return services.user_create(**kwargs)
 
     _build = _create
+
+
+PATIENT_MARKER = "Zyxwq Markerpatient"  # planted in test patients' names; must appear nowhere else
+
+
+def referral_data(specialty, **overrides) -> dict:
+    """A valid referral form's data (what services.referral_create takes)."""
+    import datetime
+
+    data = {
+        "patient_name": PATIENT_MARKER,
+        "patient_mrn": "MRN-0042",
+        "patient_dob": datetime.date(1961, 5, 17),
+        "specialty": specialty,
+        "question": "Is surgery the right next step, or is active surveillance reasonable?",
+        "reason_category": "confirm_surgery",
+        "urgency": "routine",
+        "records_location": "internal",
+        "coverage": "insurance",
+        "patient_consented": True,
+    }
+    data.update(overrides)
+    return data

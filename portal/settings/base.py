@@ -387,3 +387,9 @@ LOGGING = {
 # Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries
 # are trusted for the client address (rate limits and the access log use it).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+CELERY_BEAT_SCHEDULE["referrals-clock-breaches"] = {
+    # Service-level reminders: each breach is recorded and announced once.
+    "task": "referrals.tasks.find_clock_breaches",
+    "schedule": timedelta(minutes=15),
+}

@@ -1,0 +1,316 @@
+"""Referrals, their events, and the append-only log of patient-data reads.
+
+Nothing here writes a status: ``referrals.services`` does, after asking
+``referrals.workflow``. Patient data lives only in ``Referral``'s ``patient_*``
+fields; events, notifications, e-mails and logs name the reference number.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from portal.models import Department, Specialty
+from referrals.workflow import Action, Status
+
+
+class Urgency(models.TextChoices):
+    ROUTINE = "routine", "Routine"
+    URGENT = "urgent", "Urgent"
+
+
+class ReasonCategory(models.TextChoices):
+    CHECK_DIAGNOSIS = "check_diagnosis", "Check the diagnosis"
+    CHOOSE_TREATMENT = "choose_treatment", "Choose a treatment"
+    CONFIRM_SURGERY = "confirm_surgery", "Confirm planned surgery"
+    CLINICAL_TRIAL = "clinical_trial", "Clinical-trial candidacy"
+    BE_SEEN_HERE = "be_seen_here", "Be seen here"
+    OTHER = "other", "Other"
+
+
+class RecordsLocation(models.TextChoices):
+    INTERNAL = "internal", "In our record system"
+    OUTSIDE = "outside", "Outside — needs a records request"
+
+
+class Coverage(models.TextChoices):
+    INSURANCE = "insurance", "Insurance"
+    SELF_PAY = "self_pay", "Self-pay"
+    FINANCIAL_ASSISTANCE = "financial_assistance", "Financial assistance requested"
+
+
+class Channel(models.TextChoices):
+    STAFF_PORTAL = "staff_portal", "Staff portal"
+    CONCIERGE = "concierge", "Concierge partner"
+    PUBLIC_WEB = "public_web", "Public web"
+    OTHER = "other", "Other"
+
+
+class HoldReason(models.TextChoices):
+    AWAITING_RECORDS = "awaiting_records", "Awaiting records"
+    AWAITING_PATIENT = "awaiting_patient", "Awaiting patient"
+    REVIEWER_UNAVAILABLE = "reviewer_unavailable", "Reviewer unavailable"
+
+
+class DiagnosisOutcome(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    REFINED = "refined", "Refined"
+    CHANGED = "changed", "Changed"
+
+
+class TreatmentOutcome(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    REFINED = "refined", "Refined"
+    CHANGED = "changed", "Changed"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class ClinicalImpact(models.TextChoices):
+    NONE = "none", "None"
+    MINOR = "minor", "Minor"
+    MODERATE = "moderate", "Moderate"
+    MAJOR = "major", "Major"
+
+
+class DownstreamOutcome(models.TextChoices):
+    SCHEDULED_HERE = "scheduled_here", "Scheduled for care here"
+    RETURNED = "returned", "Returned to referring clinician"
+    NO_FURTHER_CARE = "no_further_care", "No further care"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+
+
+class RecommendationFollowed(models.TextChoices):
+    YES = "yes", "Yes"
+    PARTLY = "partly", "Partly"
+    NO = "no", "No"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ReferenceCounter(models.Model):
+    """The last reference number issued in a year; locked while a referral is created."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class Referral(models.Model):
+    """A request for a second opinion on one patient's question."""
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    status = models.CharField(max_length=20, choices=Status, default=Status.SUBMITTED, editable=False)
+    # A double submit carries the same token; the unique constraint makes it one referral.
+    submission_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    # Who and where from
+    referrer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_made", null=True, blank=True
+    )
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=20, choices=Channel, default=Channel.STAFF_PORTAL)
+    channel_partner = models.CharField(max_length=120, blank=True, help_text="Concierge partner's name.")
+    previous_referral = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="follow_ups"
+    )
+
+    # Patient (protected health information)
+    patient_name = models.CharField("patient name", max_length=200)
+    patient_mrn = models.CharField("medical record number", max_length=40, db_index=True)
+    patient_dob = models.DateField("date of birth")
+    patient_phone = models.CharField("phone", max_length=40, blank=True)
+    preferred_language = models.CharField(max_length=60, blank=True)
+    interpreter_needed = models.BooleanField(default=False)
+
+    # Clinical
+    specialty = models.ForeignKey(Specialty, on_delete=models.PROTECT, related_name="referrals")
+    question = models.TextField("question for the second opinion")
+    reason_category = models.CharField(max_length=30, choices=ReasonCategory, blank=True)
+    diagnosis = models.CharField(max_length=300, blank=True)
+    icd10_code = models.CharField("ICD-10 code", max_length=10, blank=True)
+    urgency = models.CharField(max_length=10, choices=Urgency, default=Urgency.ROUTINE)
+    decision_needed_by = models.DateField(null=True, blank=True, help_text="e.g. surgery already booked")
+    records_location = models.CharField(max_length=10, choices=RecordsLocation, default=RecordsLocation.INTERNAL)
+    preferred_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    coverage = models.CharField(max_length=25, choices=Coverage, default=Coverage.INSURANCE)
+    patient_consented = models.BooleanField("the patient agreed to the referral", default=False)
+
+    # Work
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
+    records_requested_at = models.DateTimeField(null=True, blank=True)
+    records_received_at = models.DateTimeField(null=True, blank=True)
+
+    # Flags (not states); service-level clocks pause while either is set.
+    info_requested_at = models.DateTimeField(null=True, blank=True)
+    info_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    hold_reason = models.CharField(max_length=30, choices=HoldReason, blank=True)
+    hold_since = models.DateTimeField(null=True, blank=True)
+
+    # Service-level clock of the current step (see referrals.clocks)
+    clock_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    clock_paused_at = models.DateTimeField(null=True, blank=True)
+    clock_breach_notified_at = models.DateTimeField(null=True, blank=True)
+
+    # Opinion
+    opinion_summary = models.TextField(blank=True)
+    opinion_answer = models.TextField("answer to the question", blank=True)
+    diagnosis_outcome = models.CharField(max_length=20, choices=DiagnosisOutcome, blank=True)
+    treatment_outcome = models.CharField(max_length=20, choices=TreatmentOutcome, blank=True)
+    clinical_impact = models.CharField(max_length=20, choices=ClinicalImpact, blank=True)
+    recommendations = models.TextField(blank=True)
+    trial_candidate = models.BooleanField(null=True, blank=True)
+
+    # Close
+    downstream_outcome = models.CharField(max_length=30, choices=DownstreamOutcome, blank=True)
+    appointment_date = models.DateField(null=True, blank=True)
+    recommendation_followed = models.CharField(max_length=10, choices=RecommendationFollowed, blank=True)
+
+    # A timestamp for every step, for clocks and the dashboard.
+    submitted_at = models.DateTimeField(db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    review_started_at = models.DateTimeField(null=True, blank=True)
+    opinion_delivered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Declined, cancelled or entered in error.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [
+            models.Index(fields=["status", "specialty"], name="referral_status_specialty"),
+            models.Index(fields=["referrer", "-submitted_at"], name="referral_referrer_recent"),
+            models.Index(fields=["reviewer", "status"], name="referral_reviewer_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="referral_status_is_known"),
+            models.CheckConstraint(
+                condition=~Q(status__in=[Status.CLAIMED, Status.IN_REVIEW, Status.OPINION_DELIVERED, Status.CLOSED])
+                | Q(reviewer__isnull=False),
+                name="referral_claimed_states_have_a_reviewer",
+            ),
+            models.CheckConstraint(condition=Q(patient_consented=True), name="referral_requires_patient_consent"),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def records_complete(self) -> bool:
+        return self.records_location == RecordsLocation.INTERNAL or self.records_received_at is not None
+
+    @property
+    def fhir_status(self) -> tuple[str, str]:
+        from referrals.workflow import FHIR_STATUS
+
+        return FHIR_STATUS[Status(self.status)]
+
+
+class ReferralEvent(models.Model):
+    """One row per move, flag change or note: who, when, from → to, and why."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        TRANSITION = "transition", "Status change"
+        INFO_REQUESTED = "info_requested", "Information requested"
+        INFO_ANSWERED = "info_answered", "Information provided"
+        HOLD_SET = "hold_set", "Put on hold"
+        HOLD_CLEARED = "hold_cleared", "Hold cleared"
+        RECORDS_REQUESTED = "records_requested", "Records requested"
+        RECORDS_RECEIVED = "records_received", "Records received"
+        NOTE = "note", "Note"
+        CLOCK_BREACHED = "clock_breached", "Service level missed"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind)
+    action = models.CharField(max_length=20, choices=Action, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    from_status = models.CharField(max_length=20, choices=Status, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status, blank=True)
+    note = models.TextField(blank=True)
+    # e.g. the reviewer a case was assigned to, a hold reason
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.referral_id} {self.kind} {self.from_status}→{self.to_status}"
+
+
+class PatientDataAccess(models.Model):
+    """Append-only: who read which referral's patient data, when, where from, on which view.
+
+    On PostgreSQL a trigger refuses UPDATE and DELETE (migration 0002).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="+")
+    view = models.CharField(max_length=60)
+    ip_address = models.GenericIPAddressField(null=True)
+    accessed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-accessed_at"]
+        verbose_name_plural = "patient data accesses"
+
+    def __str__(self):
+        return f"{self.user_id} read {self.referral_id} on {self.view} at {self.accessed_at:%Y-%m-%d %H:%M}"
+
+
+class Holiday(models.Model):
+    """A day the program office is closed; service-level clocks skip it."""
+
+    date = models.DateField(unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.date}: {self.name}"
+
+
+class ServiceLevelTarget(models.Model):
+    """A clock's target in business days for one specialty (or all) and urgency."""
+
+    class Clock(models.TextChoices):
+        TRIAGE = "triage", "Triage (submitted → accepted / declined)"
+        QUEUE = "queue", "Queue (accepted → claimed)"
+        REVIEW = "review", "Review (in review → opinion delivered)"
+
+    clock = models.CharField(max_length=10, choices=Clock)
+    specialty = models.ForeignKey(
+        Specialty, on_delete=models.CASCADE, null=True, blank=True, help_text="Empty: every specialty."
+    )
+    urgency = models.CharField(max_length=10, choices=Urgency)
+    business_days = models.PositiveSmallIntegerField(help_text="0 means the same business day.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clock", "specialty", "urgency"],
+                condition=Q(specialty__isnull=False),
+                name="one_target_per_clock_specialty_urgency",
+            ),
+            models.UniqueConstraint(
+                fields=["clock", "urgency"],
+                condition=Q(specialty__isnull=True),
+                name="one_default_target_per_clock_urgency",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.clock} {self.specialty or 'all'} {self.urgency}: {self.business_days}d"

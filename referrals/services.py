@@ -1,0 +1,458 @@
+"""The only writers of referrals. One function per move or flag, each:
+
+locks the referral row, asks ``referrals.workflow`` whether this person may
+make this move from the current state, writes the change and exactly one
+``ReferralEvent``, and queues the notifications after commit (ids only).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.models import User
+from referrals import clocks
+from referrals.models import (
+    Channel,
+    HoldReason,
+    ReferenceCounter,
+    Referral,
+    ReferralEvent,
+)
+from referrals.permissions import capacities_of
+from referrals.workflow import OPEN, TERMINAL, Action, Capacity, Status, check
+
+
+class ReferralError(Exception):
+    """A request the referral cannot take (bad reviewer, missing reason, records incomplete)."""
+
+
+# Fields a referral form may set; everything else is set by the system.
+CREATE_FIELDS = (
+    "patient_name",
+    "patient_mrn",
+    "patient_dob",
+    "patient_phone",
+    "preferred_language",
+    "interpreter_needed",
+    "specialty",
+    "question",
+    "reason_category",
+    "diagnosis",
+    "icd10_code",
+    "urgency",
+    "decision_needed_by",
+    "records_location",
+    "preferred_reviewer",
+    "coverage",
+    "patient_consented",
+    "previous_referral",
+)
+
+
+def _notify_after_commit(event: ReferralEvent) -> None:
+    from referrals.tasks import notify_referral_event
+
+    notify_referral_event.delay_on_commit(event.pk)
+
+
+def _event(referral, *, kind, actor, action="", from_status="", to_status="", note="", detail=None, at=None):
+    event = ReferralEvent.objects.create(
+        referral=referral,
+        kind=kind,
+        action=action,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        detail=detail or {},
+        created_at=at or timezone.now(),
+    )
+    _notify_after_commit(event)
+    return event
+
+
+def _next_reference(year: int) -> str:
+    # Gap-free per year: the counter row is locked until the creating
+    # transaction commits, and rolls back with it.
+    ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year, last_number=0)], ignore_conflicts=True)
+    counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return f"SO-{year}-{counter.last_number:06d}"
+
+
+def referral_create(
+    *,
+    actor: User,
+    data: dict,
+    submission_token: uuid.UUID | None = None,
+    referrer: User | None = None,
+    channel: str = Channel.STAFF_PORTAL,
+    channel_partner: str = "",
+) -> tuple[Referral, bool]:
+    """Create a referral; a repeated submission token returns the first one instead.
+
+    Returns (referral, created).
+    """
+    token = submission_token or uuid.uuid4()
+    existing = Referral.objects.filter(submission_token=token).first()
+    if existing is not None:
+        return existing, False
+    if not data.get("patient_consented"):
+        raise ReferralError("The patient must agree to the referral before it is sent.")
+    if channel == Channel.STAFF_PORTAL:
+        referrer = actor
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            reference = _next_reference(timezone.localdate(now).year)
+            # Creations are serialised by the counter lock, so a concurrent
+            # duplicate has committed by now: look again before inserting.
+            existing = Referral.objects.filter(submission_token=token).first()
+            if existing is not None:
+                transaction.set_rollback(True)
+                return existing, False
+            profile = getattr(referrer, "profile", None) if referrer else None
+            referral = Referral(
+                reference=reference,
+                submission_token=token,
+                status=Status.SUBMITTED,
+                referrer=referrer,
+                department=profile.department if profile else None,
+                created_by=actor,
+                channel=channel,
+                channel_partner=channel_partner if channel == Channel.CONCIERGE else "",
+                submitted_at=now,
+                **{field: data[field] for field in CREATE_FIELDS if field in data},
+            )
+            referral.clock_due_at = clocks.due_for(Status.SUBMITTED, referral.specialty_id, referral.urgency, now)
+            referral.save()
+            _event(
+                referral,
+                kind=ReferralEvent.Kind.CREATED,
+                actor=actor,
+                to_status=Status.SUBMITTED,
+                detail={"channel": channel},
+                at=now,
+            )
+    except IntegrityError:
+        # Same token inserted by a request that did not go through the lock
+        # path above (should not happen, but never create a second one).
+        existing = Referral.objects.filter(submission_token=token).first()
+        if existing is None:
+            raise
+        return existing, False
+    return referral, True
+
+
+def _locked(referral_id: int) -> Referral:
+    return Referral.objects.select_for_update().get(pk=referral_id)
+
+
+def _require_reason(reason: str, action: Action) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReferralError(f"Give a reason to {Action(action).label.lower()}.")
+    return reason
+
+
+def _restart_clock(referral: Referral, now) -> None:
+    referral.clock_due_at = clocks.due_for(referral.status, referral.specialty_id, referral.urgency, now)
+    referral.clock_breach_notified_at = None
+    paused = bool(referral.info_requested_at or referral.hold_reason)
+    referral.clock_paused_at = now if (paused and referral.clock_due_at) else None
+
+
+def _move(
+    referral_id: int,
+    *,
+    actor: User,
+    action: Action,
+    reason: str = "",
+    detail: dict | None = None,
+    apply=None,
+) -> Referral:
+    referral = _locked(referral_id)
+    move = check(action, Status(referral.status), capacities_of(actor, referral))
+    if move.reason_required:
+        reason = _require_reason(reason, action)
+    now = timezone.now()
+    from_status = referral.status
+    if apply is not None:
+        apply(referral, now)
+    if move.target is not None:
+        referral.status = move.target
+    if referral.status in TERMINAL:
+        referral.ended_at = referral.ended_at or now
+        referral.info_requested_at = referral.hold_since = None
+        referral.hold_reason = ""
+    if referral.status != from_status:
+        _restart_clock(referral, now)
+    referral.save()
+    _event(
+        referral,
+        kind=ReferralEvent.Kind.TRANSITION,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=referral.status,
+        note=reason,
+        detail=detail,
+        at=now,
+    )
+    return referral
+
+
+def _check_reviewer(referral: Referral, reviewer: User) -> None:
+    if referral.specialty_id not in reviewer.review_specialty_ids:
+        raise ReferralError(f"{reviewer} does not review {referral.specialty}.")
+
+
+@transaction.atomic
+def referral_accept(*, referral_id: int, actor: User, note: str = "") -> Referral:
+    def apply(r, now):
+        r.accepted_at = now
+
+    return _move(referral_id, actor=actor, action=Action.ACCEPT, reason=note, apply=apply)
+
+
+@transaction.atomic
+def referral_decline(*, referral_id: int, actor: User, reason: str) -> Referral:
+    return _move(referral_id, actor=actor, action=Action.DECLINE, reason=reason)
+
+
+@transaction.atomic
+def referral_cancel(*, referral_id: int, actor: User, reason: str) -> Referral:
+    return _move(referral_id, actor=actor, action=Action.CANCEL, reason=reason)
+
+
+@transaction.atomic
+def referral_claim(*, referral_id: int, actor: User) -> Referral:
+    """The first reviewer wins; everyone after is told it is already claimed."""
+
+    def apply(r, now):
+        r.reviewer = actor
+        r.claimed_at = now
+
+    return _move(referral_id, actor=actor, action=Action.CLAIM, detail={"reviewer": actor.pk}, apply=apply)
+
+
+@transaction.atomic
+def referral_assign(*, referral_id: int, actor: User, reviewer: User, note: str = "") -> Referral:
+    referral = _locked(referral_id)
+    _check_reviewer(referral, reviewer)
+
+    def apply(r, now):
+        r.reviewer = reviewer
+        r.claimed_at = now
+
+    return _move(
+        referral_id, actor=actor, action=Action.ASSIGN, reason=note, detail={"reviewer": reviewer.pk}, apply=apply
+    )
+
+
+@transaction.atomic
+def referral_release(*, referral_id: int, actor: User, reason: str) -> Referral:
+    def apply(r, now):
+        detail["from_reviewer"] = r.reviewer_id
+        r.reviewer = None
+        r.claimed_at = None
+        r.review_started_at = None
+
+    detail: dict = {}
+    return _move(referral_id, actor=actor, action=Action.RELEASE, reason=reason, detail=detail, apply=apply)
+
+
+@transaction.atomic
+def referral_reassign(*, referral_id: int, actor: User, reviewer: User, reason: str) -> Referral:
+    referral = _locked(referral_id)
+    _check_reviewer(referral, reviewer)
+    if referral.reviewer_id == reviewer.pk:
+        raise ReferralError(f"{reviewer} already owns {referral.reference}.")
+    detail = {"from_reviewer": referral.reviewer_id, "reviewer": reviewer.pk}
+
+    def apply(r, now):
+        r.reviewer = reviewer
+
+    return _move(referral_id, actor=actor, action=Action.REASSIGN, reason=reason, detail=detail, apply=apply)
+
+
+@transaction.atomic
+def referral_start_review(*, referral_id: int, actor: User) -> Referral:
+    referral = _locked(referral_id)
+    check(Action.START_REVIEW, Status(referral.status), capacities_of(actor, referral))
+    if not referral.records_complete:
+        raise ReferralError(f"{referral.reference}: review starts when the outside records have arrived.")
+
+    def apply(r, now):
+        r.review_started_at = now
+
+    return _move(referral_id, actor=actor, action=Action.START_REVIEW, apply=apply)
+
+
+OPINION_REQUIRED = ("opinion_summary", "opinion_answer", "diagnosis_outcome", "treatment_outcome")
+OPINION_OPTIONAL = ("clinical_impact", "recommendations", "trial_candidate")
+
+
+@transaction.atomic
+def referral_deliver_opinion(*, referral_id: int, actor: User, opinion: dict) -> Referral:
+    missing = [f for f in OPINION_REQUIRED if not opinion.get(f)]
+    if missing:
+        raise ReferralError("The opinion needs: " + ", ".join(f.replace("_", " ") for f in missing) + ".")
+
+    def apply(r, now):
+        for field in OPINION_REQUIRED + OPINION_OPTIONAL:
+            if field in opinion:
+                setattr(r, field, opinion[field])
+        r.opinion_delivered_at = now
+
+    return _move(referral_id, actor=actor, action=Action.DELIVER_OPINION, apply=apply)
+
+
+CLOSE_FIELDS = ("downstream_outcome", "appointment_date", "recommendation_followed")
+
+
+@transaction.atomic
+def referral_close(*, referral_id: int, actor: User, outcome: dict) -> Referral:
+    if not outcome.get("downstream_outcome"):
+        raise ReferralError("Closing needs the downstream outcome.")
+
+    def apply(r, now):
+        for field in CLOSE_FIELDS:
+            if field in outcome:
+                setattr(r, field, outcome[field])
+        r.recommendation_followed = outcome.get("recommendation_followed") or "unknown"
+        r.closed_at = now
+
+    return _move(referral_id, actor=actor, action=Action.CLOSE, apply=apply)
+
+
+@transaction.atomic
+def referral_enter_in_error(*, referral_id: int, actor: User, reason: str) -> Referral:
+    return _move(referral_id, actor=actor, action=Action.ENTER_IN_ERROR, reason=reason)
+
+
+# --- Flags and notes: not states, but each one event -------------------------------
+
+
+def _flag_guard(referral: Referral, actor: User, allowed: set[Capacity], what: str) -> None:
+    if referral.status not in OPEN:
+        raise ReferralError(f"{referral.reference} is {Status(referral.status).label.lower()}: cannot {what}.")
+    if not capacities_of(actor, referral) & allowed:
+        raise ReferralError(f"You cannot {what} on {referral.reference}.")
+
+
+def _pause(referral: Referral, now) -> None:
+    if referral.clock_due_at and referral.clock_paused_at is None:
+        referral.clock_paused_at = now
+
+
+def _resume_if_clear(referral: Referral, now) -> None:
+    if referral.info_requested_at or referral.hold_reason or referral.clock_paused_at is None:
+        return
+    if referral.clock_due_at:
+        paused_days = clocks.business_days_between(referral.clock_paused_at, now)
+        referral.clock_due_at = clocks.add_business_days(referral.clock_due_at, paused_days)
+    referral.clock_paused_at = None
+
+
+@transaction.atomic
+def referral_request_info(*, referral_id: int, actor: User, question: str) -> Referral:
+    referral = _locked(referral_id)
+    _flag_guard(referral, actor, {Capacity.COORDINATOR, Capacity.OWNER}, "ask the referrer a question")
+    question = (question or "").strip()
+    if not question:
+        raise ReferralError("Write the question for the referrer.")
+    now = timezone.now()
+    referral.info_requested_at = now
+    referral.info_requested_by = actor
+    _pause(referral, now)
+    referral.save()
+    _event(referral, kind=ReferralEvent.Kind.INFO_REQUESTED, actor=actor, note=question, at=now)
+    return referral
+
+
+@transaction.atomic
+def referral_answer_info(*, referral_id: int, actor: User, answer: str) -> Referral:
+    referral = _locked(referral_id)
+    _flag_guard(referral, actor, {Capacity.REFERRER, Capacity.COORDINATOR}, "answer the question")
+    if referral.info_requested_at is None:
+        raise ReferralError(f"No question is open on {referral.reference}.")
+    if not answer.strip():
+        raise ReferralError("Write your answer.")
+    now = timezone.now()
+    detail = {"asked_by": referral.info_requested_by_id}
+    referral.info_requested_at = None
+    referral.info_requested_by = None
+    _resume_if_clear(referral, now)
+    referral.save()
+    _event(referral, kind=ReferralEvent.Kind.INFO_ANSWERED, actor=actor, note=answer.strip(), detail=detail, at=now)
+    return referral
+
+
+@transaction.atomic
+def referral_hold(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
+    referral = _locked(referral_id)
+    _flag_guard(referral, actor, {Capacity.COORDINATOR, Capacity.OWNER}, "put the case on hold")
+    reason = HoldReason(reason)
+    now = timezone.now()
+    referral.hold_reason = reason
+    referral.hold_since = referral.hold_since or now
+    _pause(referral, now)
+    referral.save()
+    _event(referral, kind=ReferralEvent.Kind.HOLD_SET, actor=actor, note=note, detail={"reason": reason}, at=now)
+    return referral
+
+
+@transaction.atomic
+def referral_clear_hold(*, referral_id: int, actor: User, note: str = "") -> Referral:
+    referral = _locked(referral_id)
+    _flag_guard(referral, actor, {Capacity.COORDINATOR, Capacity.OWNER}, "clear the hold")
+    if not referral.hold_reason:
+        raise ReferralError(f"{referral.reference} is not on hold.")
+    now = timezone.now()
+    referral.hold_reason = ""
+    referral.hold_since = None
+    _resume_if_clear(referral, now)
+    referral.save()
+    _event(referral, kind=ReferralEvent.Kind.HOLD_CLEARED, actor=actor, note=note, at=now)
+    return referral
+
+
+@transaction.atomic
+def referral_add_note(*, referral_id: int, actor: User, body: str) -> ReferralEvent:
+    referral = _locked(referral_id)
+    if not capacities_of(actor, referral) & {Capacity.REFERRER, Capacity.COORDINATOR, Capacity.OWNER}:
+        raise ReferralError(f"You cannot leave notes on {referral.reference}.")
+    if not body.strip():
+        raise ReferralError("The note is empty.")
+    return _event(referral, kind=ReferralEvent.Kind.NOTE, actor=actor, note=body.strip())
+
+
+@transaction.atomic
+def referral_request_records(*, referral_id: int, actor: User, note: str = "") -> Referral:
+    referral = _locked(referral_id)
+    _flag_guard(referral, actor, {Capacity.COORDINATOR}, "request records")
+    now = timezone.now()
+    referral.records_location = "outside"
+    referral.records_requested_at = now
+    referral.records_received_at = None
+    referral.save()
+    _event(referral, kind=ReferralEvent.Kind.RECORDS_REQUESTED, actor=actor, note=note, at=now)
+    return referral
+
+
+@transaction.atomic
+def referral_receive_records(*, referral_id: int, actor: User, note: str = "") -> Referral:
+    referral = _locked(referral_id)
+    _flag_guard(referral, actor, {Capacity.COORDINATOR, Capacity.OWNER}, "mark records received")
+    if referral.records_received_at is not None:
+        raise ReferralError(f"Records for {referral.reference} are already marked received.")
+    now = timezone.now()
+    referral.records_received_at = now
+    referral.save()
+    _event(referral, kind=ReferralEvent.Kind.RECORDS_RECEIVED, actor=actor, note=note, at=now)
+    return referral
