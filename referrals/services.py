@@ -456,3 +456,23 @@ def referral_receive_records(*, referral_id: int, actor: User, note: str = "") -
     referral.save()
     _event(referral, kind=ReferralEvent.Kind.RECORDS_RECEIVED, actor=actor, note=note, at=now)
     return referral
+
+
+# --- The read log ---------------------------------------------------------------------
+
+
+def patient_data_access_record(*, user: User, referrals, view: str, ip_address: str | None) -> int:
+    """Append one row per referral whose patient data this response shows.
+
+    Called by every view that renders patient data (detail, lists, search
+    results). Rows are never changed: the database refuses UPDATE and DELETE.
+    """
+    from referrals.models import PatientDataAccess
+
+    now = timezone.now()
+    rows = [
+        PatientDataAccess(user=user, referral_id=r.pk, view=view, ip_address=ip_address, accessed_at=now)
+        for r in referrals
+    ]
+    PatientDataAccess.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
