@@ -7,6 +7,7 @@ same absence fails the test instead, so CI cannot pass by skipping.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -43,14 +44,11 @@ def _clean_cache(request):
     # allauth's rate limits live in the cache: one test's failed sign-ins must
     # not lock out the next test. (Without Redis the cache is a database table,
     # so only tests with database access can touch it.)
-    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
-        request.fixturenames
-    )
-    if not uses_db:
+    db_fixture = _uses_db(request)
+    if not db_fixture:
         yield
         return
-    if "transactional_db" not in request.fixturenames:
-        request.getfixturevalue("db")
+    request.getfixturevalue(db_fixture)
     cache.clear()
     yield
     cache.clear()
@@ -133,3 +131,64 @@ def real_worker(celery_worker_process, transactional_db):
         path.unlink()
     yield celery_worker_process
     app.conf.task_always_eager = True
+
+
+@pytest.fixture(scope="session")
+def _phi_recorders():
+    from tests.phi_sentinel import RecordingHandler, TaskMessageRecorder
+
+    handler = RecordingHandler()
+    logging.getLogger().addHandler(handler)
+    tasks = TaskMessageRecorder()
+    tasks.install()
+    yield handler, tasks
+    tasks.uninstall()
+    logging.getLogger().removeHandler(handler)
+
+
+def _uses_db(request) -> str | None:
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if "transactional_db" in names or "live_server" in names or (marker and marker.kwargs.get("transaction")):
+        return "transactional_db"
+    if marker or "db" in names:
+        return "db"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _patient_data_stays_in_the_referral_table(request, _phi_recorders):
+    """After every test: the planted patient marker is nowhere but the referral table."""
+    from django.core import mail
+
+    from tests.factories import PATIENT_MARKER
+    from tests.phi_sentinel import tables_containing_marker
+
+    db_fixture = _uses_db(request)
+    if db_fixture:
+        # Set the database up inside this fixture so the scan below runs
+        # before the test's data is rolled back or flushed.
+        request.getfixturevalue(db_fixture)
+    handler, tasks = _phi_recorders
+    handler.lines.clear()
+    tasks.messages.clear()
+    sent: list[str] = []
+    original_send = mail.EmailMessage.send
+
+    def recording_send(message, *args, **kwargs):
+        sent.append(f"{message.subject}\n{message.body}")
+        return original_send(message, *args, **kwargs)
+
+    mail.EmailMessage.send = recording_send
+    yield
+    mail.EmailMessage.send = original_send
+    leaks = []
+    if any(PATIENT_MARKER in line for line in handler.lines):
+        leaks.append("log records")
+    if any(PATIENT_MARKER in body for body in sent):
+        leaks.append("e-mails")
+    if any(PATIENT_MARKER in message for message in tasks.messages):
+        leaks.append("Celery task messages")
+    if db_fixture:
+        leaks.extend(f"table {table}" for table in tables_containing_marker())
+    assert not leaks, f"patient marker found outside the referral table: {', '.join(leaks)}"

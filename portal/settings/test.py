@@ -4,6 +4,8 @@ PostgreSQL and Redis are used when DATABASE_URL / REDIS_URL are set (CI sets
 them); otherwise an SQLite file, so the suite still runs on a bare machine.
 """
 
+import os
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, DATABASES, REDIS_URL, env
 
@@ -22,6 +24,7 @@ if REDIS_URL:
 MFA_REQUIRED_FOR_PATIENT_DATA = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: live-server browser tests share it across threads.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test run, so two runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING")
 LOGGING["root"]["level"] = LOG_LEVEL  # noqa: F405
