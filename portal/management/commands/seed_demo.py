@@ -1,18 +1,26 @@
 from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
 
 from portal import demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo hospital (departments, specialties, people in every role, home page). Idempotent."
+    help = "Create the demo hospital (people in every role, home page, referrals in every step). Idempotent."
 
     def handle(self, *args, **options):
+        # A site-level command: it seeds each app in turn, people first.
+        from referrals.demo import seed_demo_referrals
+
         people = demo.seed_demo_people()
         created_home = demo.seed_demo_home_page()
+        # The demo's history notifies people in-app; it should not also mail them.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            new_referrals = seed_demo_referrals(demo.DEMO_DOMAIN)
         new = sum(1 for _, created in people if created)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo hospital ready: {new} new people, home page {'created' if created_home else 'kept'}."
+                f"Demo hospital ready: {new} new people, {new_referrals} new referrals, "
+                f"home page {'created' if created_home else 'kept'}."
             )
         )
         self.stdout.write(f"\nDemo sign-ins (password for all: {demo.DEMO_PASSWORD})\n")
