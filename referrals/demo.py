@@ -25,7 +25,8 @@ DEMO_REFERRALS = [
         "R-204311",
         "1958-03-02",
         "medical-oncology",
-        "Stage II breast cancer: is adjuvant chemotherapy needed given her recurrence score, or is endocrine therapy alone enough?",
+        "Stage II breast cancer: is adjuvant chemotherapy needed given her recurrence score, "
+        "or is endocrine therapy alone enough?",
         "choose_treatment",
         "routine",
         "maria.rivera",
@@ -36,7 +37,8 @@ DEMO_REFERRALS = [
         "R-377820",
         "1949-11-23",
         "cardiology",
-        "Moderate aortic stenosis with new exertional breathlessness: valve replacement now, or continued surveillance?",
+        "Moderate aortic stenosis with new exertional breathlessness: valve replacement now, "
+        "or continued surveillance?",
         "confirm_surgery",
         "urgent",
         "samuel.okafor",
@@ -90,7 +92,9 @@ DEMO_REFERRALS = [
 
 OPINION = {
     "opinion_summary": "History, examination notes and imaging reviewed in full with the referring team's findings.",
-    "opinion_answer": "The working diagnosis holds. The proposed plan is reasonable; a shorter first step is an equal option.",
+    "opinion_answer": (
+        "The working diagnosis holds. The proposed plan is reasonable; a shorter first step is an equal option."
+    ),
     "diagnosis_outcome": "confirmed",
     "treatment_outcome": "refined",
     "clinical_impact": "moderate",
