@@ -33,10 +33,9 @@ urlpatterns = [
     path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
     # django-notifications' POST-only mark-read views, under the same prefix.
     path("notifications/", include("notifications.urls", namespace="notifications")),
+    # Referral screens: refer, my referrals, review queue, coordinator board, detail.
+    path("", include("referrals.urls")),
     # Navigation targets of capabilities still to land (see portal/views.coming_soon).
-    path("refer/", views.coming_soon, {"section": "refer"}, name="referral_create"),
-    path("referrals/mine/", views.coming_soon, {"section": "my_referrals"}, name="my_referrals"),
-    path("review/", views.coming_soon, {"section": "review_queue"}, name="review_queue"),
     path("learn/", views.coming_soon, {"section": "learn"}, name="learn"),
     path("dashboard/", views.coming_soon, {"section": "dashboard"}, name="dashboard"),
     path("search/", cms_views.search, name="search"),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from portal.models import User
 from portal.roles import Role
-from referrals.models import Referral, ReferralEvent
+from referrals.models import Referral, ReferralEvent, Urgency
 from referrals.permissions import capacities_of
 from referrals.workflow import Capacity, Status
+
+# Urgent before routine, whatever the stored values sort as.
+URGENT_FIRST = Case(When(urgency=Urgency.URGENT, then=Value(0)), default=Value(1)).asc()
 
 
 class Visibility:
@@ -61,7 +64,7 @@ def review_queue_for(*, user: User) -> QuerySet[Referral]:
             "interpreter_needed",
             "specialty_id",
         )
-        .order_by("-urgency", "accepted_at")
+        .order_by(URGENT_FIRST, "accepted_at")
     )
 
 
@@ -71,7 +74,7 @@ def cases_of(*, user: User) -> QuerySet[Referral]:
     ).order_by("clock_due_at", "claimed_at")
 
 
-def board(*, filters: dict | None = None) -> QuerySet[Referral]:
+def board() -> QuerySet[Referral]:
     return _with_related(Referral.objects.all()).order_by("-submitted_at")
 
 
@@ -100,3 +103,69 @@ def reviewers_of(specialty_id: int) -> QuerySet[User]:
 def search_filter(term: str) -> Q:
     term = term.strip()
     return Q(reference__iexact=term) | Q(patient_mrn=term)
+
+
+# --- Reads for the referral screens (referrals/views.py) ---------------------------------
+
+
+def referral_by_submission_token(token) -> Referral | None:
+    """The referral a form submission already created, if any (a double submit)."""
+    return Referral.objects.filter(submission_token=token).only("id", "reference", "created_by_id").first()
+
+
+def reviewer_choices() -> list[tuple]:
+    """Active reviewers grouped by active specialty, in one query: [(specialty, [people])]."""
+    from portal.models import Profile
+
+    through = Profile.review_specialties.through
+    rows = (
+        through.objects.filter(
+            specialty__is_active=True,
+            profile__user__is_active=True,
+            profile__user__groups__name=Role.REVIEWER,
+        )
+        .select_related("specialty", "profile__user")
+        .order_by("specialty__name", "profile__user__last_name", "profile__user__first_name")
+    )
+    grouped: dict[int, tuple] = {}
+    for row in rows:
+        grouped.setdefault(row.specialty_id, (row.specialty, []))[1].append(row.profile.user)
+    return list(grouped.values())
+
+
+def people_by_ids(ids) -> dict[int, User]:
+    """People named in events' details (assigned reviewer, previous owner), in one query."""
+    ids = {i for i in ids if isinstance(i, int)}
+    if not ids:
+        return {}
+    return {u.pk: u for u in User.objects.filter(pk__in=ids).only("id", "first_name", "last_name", "email")}
+
+
+def referral_for_detail(reference: str) -> Referral | None:
+    """One referral with every person and row its detail page names, in one query."""
+    return (
+        Referral.objects.filter(reference=reference)
+        .select_related(
+            "specialty",
+            "referrer",
+            "reviewer",
+            "department",
+            "created_by",
+            "preferred_reviewer",
+            "previous_referral",
+            "info_requested_by",
+        )
+        .first()
+    )
+
+
+def staff_referrer_by_email(email: str) -> User | None:
+    """An active person who may refer (a role that sees patient data), by e-mail address."""
+    from portal.roles import PATIENT_DATA_ROLES
+
+    return (
+        User.objects.filter(email__iexact=email.strip(), is_active=True, groups__name__in=list(PATIENT_DATA_ROLES))
+        .select_related("profile__department")
+        .distinct()
+        .first()
+    )

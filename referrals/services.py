@@ -17,12 +17,16 @@ from referrals import clocks
 from referrals.models import (
     Channel,
     HoldReason,
+    RecordsLocation,
     ReferenceCounter,
     Referral,
     ReferralEvent,
 )
 from referrals.permissions import capacities_of
 from referrals.workflow import OPEN, TERMINAL, Action, Capacity, Status, check
+
+# States that end a referral without an opinion; ``Referral.ended_at`` records when.
+ENDING = frozenset({Status.DECLINED, Status.CANCELLED, Status.ENTERED_IN_ERROR})
 
 
 class ReferralError(Exception):
@@ -98,11 +102,10 @@ def referral_create(
     Returns (referral, created).
     """
     token = submission_token or uuid.uuid4()
-    existing = Referral.objects.filter(submission_token=token).first()
+    existing = _existing_submission(token, actor)
     if existing is not None:
         return existing, False
-    if not data.get("patient_consented"):
-        raise ReferralError("The patient must agree to the referral before it is sent.")
+    _validate_new_referral(data)
     if channel == Channel.STAFF_PORTAL:
         referrer = actor
     try:
@@ -111,7 +114,7 @@ def referral_create(
             reference = _next_reference(timezone.localdate(now).year)
             # Creations are serialised by the counter lock, so a concurrent
             # duplicate has committed by now: look again before inserting.
-            existing = Referral.objects.filter(submission_token=token).first()
+            existing = _existing_submission(token, actor)
             if existing is not None:
                 transaction.set_rollback(True)
                 return existing, False
@@ -141,11 +144,41 @@ def referral_create(
     except IntegrityError:
         # Same token inserted by a request that did not go through the lock
         # path above (should not happen, but never create a second one).
-        existing = Referral.objects.filter(submission_token=token).first()
+        existing = _existing_submission(token, actor)
         if existing is None:
             raise
         return existing, False
     return referral, True
+
+
+def _existing_submission(token: uuid.UUID, actor: User) -> Referral | None:
+    """The referral an earlier submit of this form created, if any.
+
+    A token belongs to the person whose form carried it; someone else's token
+    is refused rather than answered with their referral.
+    """
+    existing = Referral.objects.filter(submission_token=token).first()
+    if existing is not None and existing.created_by_id != actor.pk:
+        raise ReferralError("This form was already used. Open the referral form again to start a new referral.")
+    return existing
+
+
+def _validate_new_referral(data: dict) -> None:
+    """Rules that hold whatever the entry path (form, other channel, import)."""
+    if not data.get("patient_consented"):
+        raise ReferralError("The patient must agree to the referral before it is sent.")
+    specialty = data.get("specialty")
+    if specialty is None or not specialty.is_active:
+        raise ReferralError("Choose a specialty that currently accepts second opinion referrals.")
+    dob = data.get("patient_dob")
+    if dob is None or dob >= timezone.localdate():
+        raise ReferralError("The date of birth must be in the past.")
+    for field in ("patient_name", "patient_mrn", "question"):
+        if not str(data.get(field) or "").strip():
+            raise ReferralError(f"The {field.replace('_', ' ').replace('patient ', '')} is required.")
+    reviewer = data.get("preferred_reviewer")
+    if reviewer is not None and specialty.pk not in reviewer.review_specialty_ids:
+        raise ReferralError(f"{reviewer} does not review {specialty}.")
 
 
 def _locked(referral_id: int) -> Referral:
@@ -185,8 +218,9 @@ def _move(
         apply(referral, now)
     if move.target is not None:
         referral.status = move.target
+    if referral.status in ENDING:
+        referral.ended_at = now
     if referral.status in TERMINAL:
-        referral.ended_at = referral.ended_at or now
         referral.info_requested_at = referral.hold_since = None
         referral.hold_reason = ""
     if referral.status != from_status:
@@ -207,7 +241,7 @@ def _move(
 
 
 def _check_reviewer(referral: Referral, reviewer: User) -> None:
-    if referral.specialty_id not in reviewer.review_specialty_ids:
+    if not reviewer.is_active or referral.specialty_id not in reviewer.review_specialty_ids:
         raise ReferralError(f"{reviewer} does not review {referral.specialty}.")
 
 
@@ -243,6 +277,7 @@ def referral_claim(*, referral_id: int, actor: User) -> Referral:
 @transaction.atomic
 def referral_assign(*, referral_id: int, actor: User, reviewer: User, note: str = "") -> Referral:
     referral = _locked(referral_id)
+    check(Action.ASSIGN, Status(referral.status), capacities_of(actor, referral))
     _check_reviewer(referral, reviewer)
 
     def apply(r, now):
@@ -269,6 +304,7 @@ def referral_release(*, referral_id: int, actor: User, reason: str) -> Referral:
 @transaction.atomic
 def referral_reassign(*, referral_id: int, actor: User, reviewer: User, reason: str) -> Referral:
     referral = _locked(referral_id)
+    check(Action.REASSIGN, Status(referral.status), capacities_of(actor, referral))
     _check_reviewer(referral, reviewer)
     if referral.reviewer_id == reviewer.pk:
         raise ReferralError(f"{reviewer} already owns {referral.reference}.")
@@ -381,7 +417,8 @@ def referral_answer_info(*, referral_id: int, actor: User, answer: str) -> Refer
     _flag_guard(referral, actor, {Capacity.REFERRER, Capacity.COORDINATOR}, "answer the question")
     if referral.info_requested_at is None:
         raise ReferralError(f"No question is open on {referral.reference}.")
-    if not answer.strip():
+    answer = (answer or "").strip()
+    if not answer:
         raise ReferralError("Write your answer.")
     now = timezone.now()
     detail = {"asked_by": referral.info_requested_by_id}
@@ -389,7 +426,7 @@ def referral_answer_info(*, referral_id: int, actor: User, answer: str) -> Refer
     referral.info_requested_by = None
     _resume_if_clear(referral, now)
     referral.save()
-    _event(referral, kind=ReferralEvent.Kind.INFO_ANSWERED, actor=actor, note=answer.strip(), detail=detail, at=now)
+    _event(referral, kind=ReferralEvent.Kind.INFO_ANSWERED, actor=actor, note=answer, detail=detail, at=now)
     return referral
 
 
@@ -397,6 +434,8 @@ def referral_answer_info(*, referral_id: int, actor: User, answer: str) -> Refer
 def referral_hold(*, referral_id: int, actor: User, reason: str, note: str = "") -> Referral:
     referral = _locked(referral_id)
     _flag_guard(referral, actor, {Capacity.COORDINATOR, Capacity.OWNER}, "put the case on hold")
+    if reason not in HoldReason.values:
+        raise ReferralError("Choose why the case is on hold.")
     reason = HoldReason(reason)
     now = timezone.now()
     referral.hold_reason = reason
@@ -427,9 +466,10 @@ def referral_add_note(*, referral_id: int, actor: User, body: str) -> ReferralEv
     referral = _locked(referral_id)
     if not capacities_of(actor, referral) & {Capacity.REFERRER, Capacity.COORDINATOR, Capacity.OWNER}:
         raise ReferralError(f"You cannot leave notes on {referral.reference}.")
-    if not body.strip():
+    body = (body or "").strip()
+    if not body:
         raise ReferralError("The note is empty.")
-    return _event(referral, kind=ReferralEvent.Kind.NOTE, actor=actor, note=body.strip())
+    return _event(referral, kind=ReferralEvent.Kind.NOTE, actor=actor, note=body)
 
 
 @transaction.atomic
@@ -437,7 +477,7 @@ def referral_request_records(*, referral_id: int, actor: User, note: str = "") -
     referral = _locked(referral_id)
     _flag_guard(referral, actor, {Capacity.COORDINATOR}, "request records")
     now = timezone.now()
-    referral.records_location = "outside"
+    referral.records_location = RecordsLocation.OUTSIDE
     referral.records_requested_at = now
     referral.records_received_at = None
     referral.save()
