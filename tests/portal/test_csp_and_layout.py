@@ -56,7 +56,8 @@ def test_layout_has_landmarks_a_skip_link_and_the_refer_button(client, clinician
         ((Role.CLINICIAN,), ["My referrals", "Learn"], ["Review queue", "Dashboard"]),
         ((Role.CLINICIAN, Role.REVIEWER), ["Review queue"], ["Dashboard"]),
         ((Role.LEADERSHIP,), ["Dashboard"], ["Review queue"]),
-        ((Role.COORDINATOR,), ["Review queue", "Dashboard"], []),
+        ((Role.COORDINATOR,), ["Board", "Dashboard"], ["Review queue"]),
+        ((Role.CLINICIAN,), ["My referrals"], ["Board"]),
     ],
 )
 def test_navigation_is_shown_by_role(client, make_user, home_page, two_factor_ready, roles, visible, hidden):
