@@ -392,6 +392,9 @@ def _resume_if_clear(referral: Referral, now) -> None:
     if referral.clock_due_at:
         paused_days = clocks.business_days_between(referral.clock_paused_at, now)
         referral.clock_due_at = clocks.add_business_days(referral.clock_due_at, paused_days)
+        if referral.clock_due_at > now:
+            # The pause moved the deadline out: missing the new one is a new breach.
+            referral.clock_breach_notified_at = None
     referral.clock_paused_at = None
 
 

@@ -1,0 +1,193 @@
+"""Races: many reviewers claiming one case, many referrals numbered at once, a double submit.
+
+The racing tests run real threads against PostgreSQL with committed data
+(``transactional_db``); each thread opens its own connection before the
+barrier releases them together, and closes it at the end. Celery runs eagerly
+in tests, so the "was claimed" notification is created by the on-commit
+callback of the thread that won.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from portal.models import Notification
+from portal.roles import Role
+from referrals import services
+from referrals.models import ReferenceCounter, Referral, ReferralEvent
+from referrals.workflow import Action, Status, TransitionNotAllowed
+from tests.factories import referral_data
+
+ROUNDS = 10
+CLAIMANTS = 30
+CREATORS = 20
+DOUBLE_SUBMITS = 10
+
+
+def _all_at_once(calls) -> list[tuple[object, BaseException | None]]:
+    """Run each call in its own thread, released together; [(result, exception)] in call order."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[tuple[object, BaseException | None]] = [(None, None)] * len(calls)
+
+    def work(index, call):
+        try:
+            try:
+                connection.ensure_connection()  # connect first, so the race is on the work itself
+            except BaseException:
+                barrier.abort()  # release the others rather than leave them waiting
+                raise
+            barrier.wait(timeout=20)
+            outcomes[index] = (call(), None)
+        except BaseException as exc:  # every outcome is asserted by the caller
+            outcomes[index] = (None, exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i, call), daemon=True) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a racing thread did not finish"
+    return outcomes
+
+
+def _counter(year: int) -> int:
+    row = ReferenceCounter.objects.filter(year=year).first()
+    return row.last_number if row else 0
+
+
+def _number(reference: str) -> int:
+    match = re.fullmatch(r"SO-(\d{4})-(\d{6})", reference)
+    assert match, reference
+    return int(match.group(2))
+
+
+# --- Claims -------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_thirty_reviewers_claiming_at_once_leave_exactly_one_owner(transactional_db, cast, make_user, new_referral):
+    reviewers = [make_user(Role.REVIEWER, review_specialties=[cast.specialty]) for _ in range(CLAIMANTS)]
+    for reviewer in reviewers:  # read roles and specialties now, not inside the race
+        assert cast.specialty.pk in reviewer.review_specialty_ids
+
+    for round_ in range(ROUNDS):
+        referral = new_referral()
+        services.referral_accept(referral_id=referral.pk, actor=cast.coordinator)
+
+        outcomes = _all_at_once(
+            [
+                (lambda reviewer=reviewer, rid=referral.pk: services.referral_claim(referral_id=rid, actor=reviewer))
+                for reviewer in reviewers
+            ]
+        )
+
+        winners = [reviewers[i] for i, (_, exc) in enumerate(outcomes) if exc is None]
+        refusals = [exc for _, exc in outcomes if exc is not None]
+        assert len(winners) == 1, (round_, refusals)
+        assert len(refusals) == CLAIMANTS - 1, round_
+        odd = [repr(exc) for exc in refusals if not isinstance(exc, TransitionNotAllowed)]
+        assert odd == [], round_
+        assert [str(exc) for exc in refusals if "claimed by a reviewer" not in str(exc)] == [], round_
+
+        referral.refresh_from_db()
+        assert (referral.status, referral.reviewer_id) == (Status.CLAIMED, winners[0].pk), round_
+        claims = ReferralEvent.objects.filter(referral=referral, action=Action.CLAIM)
+        assert [(e.actor_id, e.detail) for e in claims] == [(winners[0].pk, {"reviewer": winners[0].pk})], round_
+        claimed_notices = Notification.objects.filter(
+            verb__contains=referral.reference, verb__icontains="was claimed"
+        ).values_list("recipient_id", flat=True)
+        assert list(claimed_notices) == [cast.referrer.pk], round_
+
+
+@pytest.mark.django_db
+def test_a_reviewer_cannot_claim_outside_their_specialties(cast, referral_in):
+    referral = referral_in(Status.ACCEPTED)
+
+    with pytest.raises(TransitionNotAllowed):
+        services.referral_claim(referral_id=referral.pk, actor=cast.other_reviewer)
+
+    referral.refresh_from_db()
+    assert (referral.status, referral.reviewer) == (Status.ACCEPTED, None)
+    assert not ReferralEvent.objects.filter(referral=referral, action=Action.CLAIM).exists()
+
+
+# --- Reference numbers --------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_referrals_created_at_once_get_unique_gap_free_reference_numbers(transactional_db, cast):
+    year = timezone.localdate().year
+    start = _counter(year)
+
+    outcomes = _all_at_once(
+        [
+            (lambda: services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty)))
+            for _ in range(CREATORS)
+        ]
+    )
+
+    assert [exc for _, exc in outcomes if exc is not None] == []
+    assert all(created for (_, created), _ in outcomes)
+    references = sorted(referral.reference for (referral, _), _ in outcomes)
+    assert references == [f"SO-{year}-{n:06d}" for n in range(start + 1, start + CREATORS + 1)]
+    assert sorted(Referral.objects.values_list("reference", flat=True)) == references
+    assert _counter(year) == start + CREATORS
+
+
+@pytest.mark.postgres
+def test_a_double_submit_at_once_creates_one_referral(transactional_db, cast):
+    token = uuid.uuid4()
+    year = timezone.localdate().year
+    start = _counter(year)
+
+    outcomes = _all_at_once(
+        [
+            (
+                lambda: services.referral_create(
+                    actor=cast.referrer, data=referral_data(cast.specialty), submission_token=token
+                )
+            )
+            for _ in range(DOUBLE_SUBMITS)
+        ]
+    )
+
+    assert [exc for _, exc in outcomes if exc is not None] == []
+    referral = Referral.objects.get(submission_token=token)
+    assert {result[0].pk for result, _ in outcomes} == {referral.pk}
+    assert sorted(result[1] for result, _ in outcomes) == [False] * (DOUBLE_SUBMITS - 1) + [True]
+    assert Referral.objects.count() == 1
+    assert ReferralEvent.objects.filter(referral=referral, kind=ReferralEvent.Kind.CREATED).count() == 1
+    # The duplicates rolled their counter increments back: the next number is still free.
+    assert referral.reference == f"SO-{year}-{start + 1:06d}"
+    assert _counter(year) == start + 1
+
+
+@pytest.mark.django_db
+def test_a_creation_that_fails_after_numbering_does_not_use_up_a_number(cast, monkeypatch):
+    first, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+    original_create = ReferralEvent.objects.create
+    failures = []
+
+    def fail_once(**kwargs):
+        if not failures:
+            failures.append(kwargs.get("kind"))
+            raise RuntimeError("database went away after the number was issued")
+        return original_create(**kwargs)
+
+    monkeypatch.setattr(ReferralEvent.objects, "create", fail_once)
+
+    with pytest.raises(RuntimeError):
+        services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+    after, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+
+    assert failures == [ReferralEvent.Kind.CREATED]
+    assert Referral.objects.count() == 2
+    assert _number(after.reference) == _number(first.reference) + 1
