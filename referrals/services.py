@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from portal.models import User
+from portal.models import Profile, User
 from referrals import clocks
 from referrals.models import (
     Channel,
@@ -79,13 +79,18 @@ def _event(referral, *, kind, actor, action="", from_status="", to_status="", no
 
 
 def _next_reference(year: int) -> str:
-    # Gap-free per year: the counter row is locked until the creating
-    # transaction commits, and rolls back with it.
-    ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year, last_number=0)], ignore_conflicts=True)
-    counter = ReferenceCounter.objects.select_for_update().get(year=year)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return f"SO-{year}-{counter.last_number:06d}"
+    """Take the year's next number. Gap-free: the counter row stays locked until
+    the creating transaction commits, and the increment rolls back with it."""
+    table = ReferenceCounter._meta.db_table
+    increment = f"UPDATE {table} SET last_number = last_number + 1 WHERE year = %s RETURNING last_number"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(increment, [year])
+        row = cursor.fetchone()
+        if row is None:  # the year's first referral
+            ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year, last_number=0)], ignore_conflicts=True)
+            cursor.execute(increment, [year])
+            row = cursor.fetchone()
+    return f"SO-{year}-{row[0]:06d}"
 
 
 def referral_create(
@@ -102,37 +107,37 @@ def referral_create(
     Returns (referral, created).
     """
     token = submission_token or uuid.uuid4()
-    existing = _existing_submission(token, actor)
-    if existing is not None:
-        return existing, False
     _validate_new_referral(data)
     if channel == Channel.STAFF_PORTAL:
         referrer = actor
+    # Every read happens before the counter lock, so creations queue behind it
+    # for four statements only: number, duplicate check, two inserts.
+    now = timezone.now()
+    department_id = (
+        Profile.objects.filter(user=referrer).values_list("department_id", flat=True).first() if referrer else None
+    )
+    referral = Referral(
+        submission_token=token,
+        status=Status.SUBMITTED,
+        referrer=referrer,
+        department_id=department_id,
+        created_by=actor,
+        channel=channel,
+        channel_partner=channel_partner if channel == Channel.CONCIERGE else "",
+        submitted_at=now,
+        **{field: data[field] for field in CREATE_FIELDS if field in data},
+    )
+    referral.clock_due_at = clocks.due_for(Status.SUBMITTED, referral.specialty_id, referral.urgency, now)
     try:
         with transaction.atomic():
-            now = timezone.now()
-            reference = _next_reference(timezone.localdate(now).year)
-            # Creations are serialised by the counter lock, so a concurrent
-            # duplicate has committed by now: look again before inserting.
+            referral.reference = _next_reference(timezone.localdate(now).year)
+            # Creations are serialised by the counter lock, so an earlier
+            # submit of the same form has committed by now.
             existing = _existing_submission(token, actor)
             if existing is not None:
                 transaction.set_rollback(True)
                 return existing, False
-            profile = getattr(referrer, "profile", None) if referrer else None
-            referral = Referral(
-                reference=reference,
-                submission_token=token,
-                status=Status.SUBMITTED,
-                referrer=referrer,
-                department=profile.department if profile else None,
-                created_by=actor,
-                channel=channel,
-                channel_partner=channel_partner if channel == Channel.CONCIERGE else "",
-                submitted_at=now,
-                **{field: data[field] for field in CREATE_FIELDS if field in data},
-            )
-            referral.clock_due_at = clocks.due_for(Status.SUBMITTED, referral.specialty_id, referral.urgency, now)
-            referral.save()
+            referral.save(force_insert=True)
             _event(
                 referral,
                 kind=ReferralEvent.Kind.CREATED,
@@ -142,8 +147,8 @@ def referral_create(
                 at=now,
             )
     except IntegrityError:
-        # Same token inserted by a request that did not go through the lock
-        # path above (should not happen, but never create a second one).
+        # The same token inserted by a path that skipped the counter lock:
+        # never create a second referral.
         existing = _existing_submission(token, actor)
         if existing is None:
             raise

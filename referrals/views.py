@@ -547,11 +547,11 @@ def _action_form(spec: ActionSpec, referral: Referral, data=None):
     return spec.form_class(data, referral=referral, auto_id=f"{spec.slug}-%s", **spec.form_kwargs)
 
 
-def _referral_visible_or_404(request, reference: str):
+def _referral_visible_or_404(request, reference: str, *, select=selectors.referral_for_detail):
     """The referral, how this person stands towards it and what they may see; 404 if nothing."""
     if not request.user.can_see_patient_data:
         raise Http404("No such referral")
-    referral = selectors.referral_for_detail(reference.strip().upper())
+    referral = select(reference.strip().upper())
     if referral is None:
         raise Http404("No such referral")
     capacities = capacities_of(request.user, referral)
@@ -646,7 +646,9 @@ def referral_action(request, reference: str, action: str):
     spec = ACTIONS.get(action.replace("_", "-"))
     if spec is None:
         raise Http404("No such action")
-    referral, capacities, visibility = _referral_visible_or_404(request, reference)
+    referral, capacities, visibility = _referral_visible_or_404(
+        request, reference, select=selectors.referral_for_action
+    )
     user = request.user
     if spec.move == Action.CLAIM:
         if referral.reviewer_id == user.pk and referral.status in (Status.CLAIMED, Status.IN_REVIEW):
@@ -673,7 +675,14 @@ def referral_action(request, reference: str, action: str):
 
     form = _action_form(spec, referral, request.POST)
     if not form.is_valid():
-        return _render_detail(request, referral, capacities, visibility, bound=(spec.slug, form), status=400)
+        return _render_detail(
+            request,
+            selectors.referral_for_detail(referral.reference),
+            capacities,
+            visibility,
+            bound=(spec.slug, form),
+            status=400,
+        )
     try:
         spec.run(referral, user, form.cleaned_data)
     except TransitionNotAllowed as exc:
@@ -682,6 +691,13 @@ def referral_action(request, reference: str, action: str):
         return _conflict(request, referral, str(exc))
     except ReferralError as exc:
         form.add_error(None, str(exc))
-        return _render_detail(request, referral, capacities, visibility, bound=(spec.slug, form), status=400)
+        return _render_detail(
+            request,
+            selectors.referral_for_detail(referral.reference),
+            capacities,
+            visibility,
+            bound=(spec.slug, form),
+            status=400,
+        )
     messages.success(request, spec.success.format(ref=referral.reference, specialty=referral.specialty.name))
     return redirect("referral_detail", reference=referral.reference)

@@ -9,8 +9,12 @@ Differences from production, all needed to run on plain HTTP on 127.0.0.1:
 - plain ``StaticFilesStorage`` (no collectstatic / manifest; pages only render
   static URLs, the benchmark never fetches static files);
 - Celery tasks inline and e-mail kept in memory (no worker runs; seeding
-  notifications would otherwise queue tasks that nobody consumes);
-- the bench URLconf adds ``/__bench__/trivial/`` in front of ``portal.urls``.
+  notifications would otherwise queue tasks that nobody consumes). The
+  referrals suite's gunicorn sets ``BENCH_CELERY_EAGER=false``: a request then
+  queues its notification on the bench's Redis db as production does, in a
+  queue of the run's own (``BENCH_CELERY_QUEUE``) that the runner deletes;
+- the bench URLconf adds ``/__bench__/trivial/`` and ``/__bench__/insert/`` in
+  front of ``portal.urls``.
 """
 
 import os
@@ -33,4 +37,5 @@ from portal.settings.production import STORAGES  # noqa: E402
 ROOT_URLCONF = "tests.benchmarks.urls"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("BENCH_CELERY_EAGER", "true").lower() != "false"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("BENCH_CELERY_QUEUE", "celery")
