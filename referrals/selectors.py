@@ -157,8 +157,26 @@ def referral_for_detail(reference: str) -> Referral | None:
 
 
 def referral_for_action(reference: str) -> Referral | None:
-    """What a posted action needs to decide: the row and its specialty."""
-    return Referral.objects.filter(reference=reference).select_related("specialty").first()
+    """What a posted action needs to decide who may do what: a few columns and the specialty's name."""
+    return (
+        Referral.objects.filter(reference=reference)
+        .select_related("specialty")
+        .only(
+            "id",
+            "reference",
+            "status",
+            "referrer_id",
+            "reviewer_id",
+            "specialty__id",
+            "specialty__name",
+            "info_requested_at",
+            "hold_reason",
+            "records_location",
+            "records_requested_at",
+            "records_received_at",
+        )
+        .first()
+    )
 
 
 def staff_referrer_by_email(email: str) -> User | None:

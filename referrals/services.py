@@ -219,6 +219,7 @@ def _move(
         reason = _require_reason(reason, action)
     now = timezone.now()
     from_status = referral.status
+    before = _field_values(referral)
     if apply is not None:
         apply(referral, now)
     if move.target is not None:
@@ -230,7 +231,9 @@ def _move(
         referral.hold_reason = ""
     if referral.status != from_status:
         _restart_clock(referral, now)
-    referral.save()
+    # Write only what the move changed: a claim should not rewrite sixty columns.
+    after = _field_values(referral)
+    referral.save(update_fields=[name for name in after if after[name] != before[name]] + ["updated_at"])
     _event(
         referral,
         kind=ReferralEvent.Kind.TRANSITION,
@@ -243,6 +246,10 @@ def _move(
         at=now,
     )
     return referral
+
+
+def _field_values(referral: Referral) -> dict:
+    return {f.attname: getattr(referral, f.attname) for f in Referral._meta.concrete_fields if not f.primary_key}
 
 
 def _check_reviewer(referral: Referral, reviewer: User) -> None:
