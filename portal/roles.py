@@ -67,3 +67,21 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "referrals.view_holiday",
     ],
 }
+
+
+# Wagtail permissions over the whole page tree and the root collection (images,
+# documents), as "app_label.codename". Leadership writes and publishes the
+# intranet; administrators get the same to fix content.
+ROLE_PAGE_PERMISSIONS: dict[str, list[str]] = {
+    Role.LEADERSHIP: ["wagtailcore.add_page", "wagtailcore.change_page", "wagtailcore.publish_page"],
+    Role.ADMINISTRATOR: ["wagtailcore.add_page", "wagtailcore.change_page", "wagtailcore.publish_page"],
+}
+ROLE_COLLECTION_PERMISSIONS: dict[str, list[str]] = {
+    role: [
+        "wagtailimages.add_image",
+        "wagtailimages.choose_image",
+        "wagtaildocs.add_document",
+        "wagtaildocs.choose_document",
+    ]
+    for role in (Role.LEADERSHIP, Role.ADMINISTRATOR)
+}

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from portal.models import Department, Notification, NotificationPreference, Profile, Specialty, User
 from portal.notification_kinds import NotificationKind
-from portal.roles import ROLE_PERMISSIONS, Role
+from portal.roles import ROLE_COLLECTION_PERMISSIONS, ROLE_PAGE_PERMISSIONS, ROLE_PERMISSIONS, Role
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +32,40 @@ def role_groups_sync() -> None:
     """Create the role groups and give each exactly its listed permissions."""
     for role in Role:
         group, _ = Group.objects.get_or_create(name=role.value)
-        wanted = []
-        for dotted in ROLE_PERMISSIONS.get(role, []):
-            app_label, codename = dotted.split(".")
-            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission is not None:
-                wanted.append(permission)
-        group.permissions.set(wanted)
+        group.permissions.set(_permissions(ROLE_PERMISSIONS.get(role, [])))
+        _tree_permissions_sync(group, role)
+
+
+def _permissions(dotted_names: list[str]) -> list[Permission]:
+    found = []
+    for dotted in dotted_names:
+        app_label, codename = dotted.split(".")
+        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+        if permission is not None:
+            found.append(permission)
+    return found
+
+
+def _tree_permissions_sync(group: Group, role: Role) -> None:
+    """Give the role exactly its listed rights over the page tree and the root collection."""
+    from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
+
+    root_page = Page.get_first_root_node()
+    if root_page is not None:
+        wanted = _permissions(ROLE_PAGE_PERMISSIONS.get(role, []))
+        GroupPagePermission.objects.filter(group=group, page=root_page).exclude(permission__in=wanted).delete()
+        for permission in wanted:
+            GroupPagePermission.objects.get_or_create(group=group, page=root_page, permission=permission)
+    root_collection = Collection.get_first_root_node()
+    if root_collection is not None:
+        wanted = _permissions(ROLE_COLLECTION_PERMISSIONS.get(role, []))
+        GroupCollectionPermission.objects.filter(group=group, collection=root_collection).exclude(
+            permission__in=wanted
+        ).delete()
+        for permission in wanted:
+            GroupCollectionPermission.objects.get_or_create(
+                group=group, collection=root_collection, permission=permission
+            )
 
 
 @transaction.atomic

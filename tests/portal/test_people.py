@@ -92,3 +92,24 @@ def test_seed_demo_makes_the_home_page_the_site_root():
 
     assert HomePage.objects.count() == 1
     assert Site.objects.get(is_default_site=True).root_page.specific_class is HomePage
+
+
+def test_leadership_can_create_and_publish_pages_and_a_clinician_cannot(client, make_user, home_page):
+    from cms.models import StandardPage
+
+    leader = make_user(Role.LEADERSHIP)
+    client.force_login(leader)
+    response = client.post(
+        f"/cms-admin/pages/add/cms/standardpage/{home_page.pk}/",
+        {"title": "Why second opinions matter", "slug": "why", "intro": "", "body-count": "0", "action-publish": "1"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert StandardPage.objects.get(slug="why").live
+
+    clinician = make_user(Role.CLINICIAN)
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(clinician, generate_totp_secret())
+    client.force_login(clinician)
+    assert client.get(f"/cms-admin/pages/add/cms/standardpage/{home_page.pk}/").status_code in (302, 403)
