@@ -31,6 +31,8 @@ class HomePage(Page):
         user = request.user
         context["is_reviewer"] = user.has_role(Role.REVIEWER)
         context["recent_notifications"] = list(people_selectors.notifications_for(user=user)[:5])
+        # The intranet's top-level pages (strategy, how it works, specialties…), in editors' order.
+        context["program_pages"] = list(self.get_children().live().public().order_by("path")[:12])
         return context
 
 
