@@ -114,26 +114,8 @@ class ReferralForm(forms.ModelForm):
 
     class Meta:
         model = Referral
-        fields = [
-            "patient_name",
-            "patient_mrn",
-            "patient_dob",
-            "specialty",
-            "urgency",
-            "question",
-            "patient_consented",
-            "reason_category",
-            "diagnosis",
-            "icd10_code",
-            "decision_needed_by",
-            "records_location",
-            "preferred_reviewer",
-            "patient_phone",
-            "preferred_language",
-            "interpreter_needed",
-            "coverage",
-            "previous_referral",
-        ]
+        # Required fields first (urgency beside the specialty: it sets the triage clock), then the rest.
+        fields = [*REQUIRED_FIELDS[:4], "urgency", *REQUIRED_FIELDS[4:], *OPTIONAL_FIELDS]
         labels = {
             "patient_mrn": "Medical record number (MRN)",
             "question": "Question for the second opinion",
