@@ -24,8 +24,10 @@ class Visibility:
     FULL = "full"
 
 
-def visibility_of(user: User, referral: Referral) -> str:
-    capacities = capacities_of(user, referral)
+def visibility_of(user: User, referral: Referral, capacities: set[Capacity] | None = None) -> str:
+    """What this person may see; pass ``capacities`` when the caller has them already."""
+    if capacities is None:
+        capacities = capacities_of(user, referral)
     if capacities & {Capacity.REFERRER, Capacity.COORDINATOR, Capacity.OWNER}:
         return Visibility.FULL
     if Capacity.SPECIALTY_REVIEWER in capacities and referral.status == Status.ACCEPTED:

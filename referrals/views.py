@@ -555,7 +555,7 @@ def _referral_visible_or_404(request, reference: str, *, select=selectors.referr
     if referral is None:
         raise Http404("No such referral")
     capacities = capacities_of(request.user, referral)
-    visibility = visibility_of(request.user, referral)
+    visibility = visibility_of(request.user, referral, capacities)
     return referral, capacities, visibility
 
 
