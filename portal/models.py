@@ -57,19 +57,36 @@ class User(AbstractUser):
         return self.get_full_name() or self.email
 
     @cached_property
+    def _standing(self) -> tuple[frozenset[str], frozenset[int]]:
+        """Role names and credentialed specialty ids in one query, once per request.
+
+        Every referral screen needs both to decide who may do what; one join
+        (roles × specialties, a handful of rows) costs less than two queries.
+        """
+        rows = User.objects.filter(pk=self.pk).order_by().values_list("groups__name", "profile__review_specialties")
+        roles = frozenset(name for name, _ in rows if name)
+        specialties = frozenset(sid for _, sid in rows if sid is not None)
+        return roles, specialties
+
+    def forget_standing(self) -> None:
+        """Drop the cached roles and specialties after they changed."""
+        self.__dict__.pop("_standing", None)
+
+    @property
     def role_names(self) -> frozenset[str]:
-        """The names of this person's roles, read once per request."""
-        return frozenset(self.groups.values_list("name", flat=True))
+        """The names of this person's roles."""
+        return self._standing[0]
 
     def has_role(self, role: Role) -> bool:
         return self.is_superuser or role in self.role_names
 
-    @cached_property
+    @property
     def review_specialty_ids(self) -> frozenset[int]:
         """Specialties this person may review in (empty unless they hold the Reviewer role)."""
-        if not self.has_role(Role.REVIEWER):
+        roles, specialties = self._standing
+        if not (self.is_superuser or Role.REVIEWER in roles):
             return frozenset()
-        return frozenset(Specialty.objects.filter(reviewers__user=self).values_list("id", flat=True))
+        return specialties
 
     @property
     def can_see_patient_data(self) -> bool:

@@ -109,7 +109,7 @@ def user_create(
 @transaction.atomic
 def user_roles_set(*, user: User, roles: Iterable[Role]) -> None:
     user.groups.set(Group.objects.filter(name__in=[Role(r).value for r in roles]))
-    user.__dict__.pop("role_names", None)
+    user.forget_standing()
 
 
 # --- Notifications ----------------------------------------------------------------

@@ -11,6 +11,7 @@ import uuid
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from portal.models import Specialty
 from referrals import selectors
@@ -155,16 +156,38 @@ class ReferralForm(forms.ModelForm):
             # RadioSelect needs no empty choice: the default is preselected.
             self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
         self.fields["reason_category"].choices = [("", "Choose a reason"), *ReasonCategory.choices]
-        # Reviewers grouped by specialty; only reviewers of the chosen specialty are valid.
-        self._reviewers_by_specialty: dict[int, set[int]] = {}
-        self._reviewers: dict[int, object] = {}
-        groups = []
-        for specialty, people in selectors.reviewer_choices():
-            self._reviewers_by_specialty[specialty.pk] = {p.pk for p in people}
-            self._reviewers.update({p.pk: p for p in people})
-            groups.append((specialty.name, [(p.pk, str(p)) for p in people]))
-        self.fields["preferred_reviewer"].choices = [("", "No preference"), *groups]
+        # A callable: the reviewer list is read when the form is drawn or a
+        # reviewer was chosen, not on every submit that leaves it empty.
+        self.fields["preferred_reviewer"].choices = self._preferred_reviewer_choices
         self.fields["preferred_reviewer"].help_text = "Optional. Pick a reviewer of the chosen specialty."
+
+    @cached_property
+    def _reviewer_groups(self) -> list[tuple]:
+        """[(specialty, [people])] of active reviewers, read once per form."""
+        return selectors.reviewer_choices()
+
+    def _preferred_reviewer_choices(self) -> list:
+        groups = [(specialty.name, [(p.pk, str(p)) for p in people]) for specialty, people in self._reviewer_groups]
+        return [("", "No preference"), *groups]
+
+    @cached_property
+    def _reviewers(self) -> dict[int, object]:
+        return {p.pk: p for _, people in self._reviewer_groups for p in people}
+
+    @cached_property
+    def _reviewers_by_specialty(self) -> dict[int, set[int]]:
+        """Only reviewers of the chosen specialty are valid."""
+        return {specialty.pk: {p.pk for p in people} for specialty, people in self._reviewer_groups}
+
+    def _post_clean(self):
+        """Skip ModelForm's model validation: this form never saves an instance.
+
+        ``services.referral_create`` builds the referral and applies the rules
+        every entry path shares, and the database holds the constraints; the
+        model's own checks would only repeat them, at the cost of a specialty
+        lookup and a constraint query on every submit. The form fields, made
+        from the model, still check lengths, choices and dates.
+        """
 
     # --- field rules ---------------------------------------------------------------
 

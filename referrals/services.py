@@ -111,11 +111,9 @@ def referral_create(
     if channel == Channel.STAFF_PORTAL:
         referrer = actor
     # Every read happens before the counter lock, so creations queue behind it
-    # for four statements only: number, duplicate check, two inserts.
+    # for three statements only: the number and two inserts.
     now = timezone.now()
-    department_id = (
-        Profile.objects.filter(user=referrer).values_list("department_id", flat=True).first() if referrer else None
-    )
+    department_id = _department_id_of(referrer) if referrer else None
     referral = Referral(
         submission_token=token,
         status=Status.SUBMITTED,
@@ -131,12 +129,9 @@ def referral_create(
     try:
         with transaction.atomic():
             referral.reference = _next_reference(timezone.localdate(now).year)
-            # Creations are serialised by the counter lock, so an earlier
-            # submit of the same form has committed by now.
-            existing = _existing_submission(token, actor)
-            if existing is not None:
-                transaction.set_rollback(True)
-                return existing, False
+            # A repeated token fails the unique constraint below (a concurrent
+            # twin waits on the counter lock until the first has committed);
+            # rolling back returns its number, so references stay gap-free.
             referral.save(force_insert=True)
             _event(
                 referral,
@@ -147,13 +142,20 @@ def referral_create(
                 at=now,
             )
     except IntegrityError:
-        # The same token inserted by a path that skipped the counter lock:
-        # never create a second referral.
+        # A double submit: answer with the referral the first one created.
         existing = _existing_submission(token, actor)
         if existing is None:
             raise
         return existing, False
     return referral, True
+
+
+def _department_id_of(person: User) -> int | None:
+    """The person's department from their profile (already loaded for the signed-in person)."""
+    try:
+        return person.profile.department_id
+    except Profile.DoesNotExist:
+        return None
 
 
 def _existing_submission(token: uuid.UUID, actor: User) -> Referral | None:

@@ -187,11 +187,14 @@ def referral_create(request):
     """One short form; a deep link prefills it; a double submit creates one referral."""
     _require_patient_data_role(request.user)
     if request.method == "POST":
-        existing = _own_earlier_submission(request, request.POST.get("submission_token"))
-        if existing is not None:
-            return _redirect_to_existing(request, existing)
         form = referral_forms.ReferralForm(request.POST, user=request.user)
-        if form.is_valid():
+        if not form.is_valid():
+            # A resubmit of a form already sent goes to its referral even if it
+            # no longer validates; a valid resubmit is caught by the service.
+            existing = _own_earlier_submission(request, request.POST.get("submission_token"))
+            if existing is not None:
+                return _redirect_to_existing(request, existing)
+        else:
             try:
                 referral, created = services.referral_create(
                     actor=request.user, data=form.referral_data(), submission_token=form.submission_token_value()
@@ -214,11 +217,12 @@ def referral_log_other_channel(request):
     """A coordinator logs a referral that came through a concierge partner, the public web or another way."""
     _require_coordinator(request.user)
     if request.method == "POST":
-        existing = _own_earlier_submission(request, request.POST.get("submission_token"))
-        if existing is not None:
-            return _redirect_to_existing(request, existing)
         form = referral_forms.OtherChannelReferralForm(request.POST, user=request.user)
-        if form.is_valid():
+        if not form.is_valid():
+            existing = _own_earlier_submission(request, request.POST.get("submission_token"))
+            if existing is not None:
+                return _redirect_to_existing(request, existing)
+        else:
             try:
                 referral, created = services.referral_create(
                     actor=request.user,

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from referrals import clocks
 from tests.factories import UserFactory
 
 SERVICES_REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_SERVICES") == "1"
@@ -50,8 +51,10 @@ def _clean_cache(request):
         return
     request.getfixturevalue(db_fixture)
     cache.clear()
+    clocks.calendar_forget()  # the process memo of holidays and targets: each test's own rows
     yield
     cache.clear()
+    clocks.calendar_forget()
 
 
 @pytest.fixture

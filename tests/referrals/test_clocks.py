@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from portal.models import Notification
 from portal.roles import Role
@@ -140,6 +141,52 @@ def test_a_specialty_target_overrides_the_built_in_default_without_a_target_for_
 
     assert clocks.target_days(Clock.QUEUE, specialty.pk, "urgent") == 0
     assert clocks.target_days(Clock.QUEUE, other.pk, "urgent") == 2
+
+
+@pytest.mark.django_db
+def test_a_holiday_added_after_the_calendar_was_read_counts_at_once():
+    assert clocks.add_business_days(at(20), 1) == end_of(23)  # reads (and caches) the calendar
+
+    Holiday.objects.create(date=date(2026, 3, 23), name="Program office closed")
+
+    assert clocks.add_business_days(at(20), 1) == end_of(24)
+
+
+@pytest.mark.django_db
+def test_a_deleted_holiday_stops_counting_at_once():
+    holiday = Holiday.objects.create(date=date(2026, 3, 23), name="Program office closed")
+    assert clocks.add_business_days(at(20), 1) == end_of(24)
+
+    holiday.delete()
+
+    assert clocks.add_business_days(at(20), 1) == end_of(23)
+
+
+@pytest.mark.django_db
+def test_an_edited_target_counts_at_once():
+    specialty = SpecialtyFactory()
+    target = ServiceLevelTarget.objects.create(
+        clock=Clock.REVIEW, specialty=specialty, urgency="routine", business_days=3
+    )
+    assert clocks.target_days(Clock.REVIEW, specialty.pk, "routine") == 3
+
+    target.business_days = 6
+    target.save()
+
+    assert clocks.target_days(Clock.REVIEW, specialty.pk, "routine") == 6
+
+
+@pytest.mark.django_db
+def test_the_calendar_tables_are_read_once_until_they_change():
+    specialty = SpecialtyFactory()
+    clocks.target_days(Clock.REVIEW, specialty.pk, "routine")
+
+    with CaptureQueriesContext(connection) as captured:
+        clocks.target_days(Clock.TRIAGE, specialty.pk, "urgent")
+        clocks.add_business_days(at(20), 3)
+
+    calendar_tables = (Holiday._meta.db_table, ServiceLevelTarget._meta.db_table)
+    assert not [q["sql"] for q in captured.captured_queries if any(t in q["sql"] for t in calendar_tables)]
 
 
 # --- The clock of each step ---------------------------------------------------------------

@@ -1176,3 +1176,62 @@ def test_page_query_count_is_the_same_with_3_and_30_referrals(
         many = _queries(client, url)
 
     assert few == many
+
+
+# --- The cost of the two busiest writes ---------------------------------------------------------
+
+
+def _count_post(client, url, data=None) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, data or {})
+    return len(captured), response
+
+
+def test_a_submit_runs_a_fixed_handful_of_queries(cast, two_factor_ready, django_assert_max_num_queries):
+    client = two_factor_ready(cast.referrer)
+    client.post(reverse("referral_create"), _form(cast))  # the first request of a session sets it up
+
+    # user, roles, specialty, department, reference number, referral, event, and
+    # the savepoint pair of the test's own transaction; without Redis the cache
+    # (calendar, session) is a database table, which adds its reads.
+    with django_assert_max_num_queries(9 if connection.vendor == "postgresql" else 12):
+        response = client.post(reverse("referral_create"), _form(cast))
+
+    assert response.status_code == 302 and Referral.objects.count() == 2
+
+
+def test_a_submit_without_a_preferred_reviewer_does_not_read_the_reviewer_list(cast, two_factor_ready):
+    client = two_factor_ready(cast.referrer)
+    client.post(reverse("referral_create"), _form(cast))
+
+    with CaptureQueriesContext(connection) as captured:
+        client.post(reverse("referral_create"), _form(cast))
+
+    # The reviewer list is read from the credentials table (selectors.reviewer_choices).
+    assert not [q for q in captured.captured_queries if 'FROM "portal_profile_review_specialties"' in q["sql"]]
+
+
+def test_a_claim_runs_a_fixed_handful_of_queries(cast, new_referral, two_factor_ready, django_assert_max_num_queries):
+    first, second = (walk_to(Status.ACCEPTED, cast, new_referral()) for _ in range(2))
+    client = two_factor_ready(cast.reviewer)
+    client.post(_action(first, "claim"))
+
+    # user, roles, the referral, specialties reviewed, row lock, update, event,
+    # and the savepoint pair of the test's own transaction (more without Redis, as above)
+    with django_assert_max_num_queries(9 if connection.vendor == "postgresql" else 12):
+        response = client.post(_action(second, "claim"))
+
+    assert response.status_code == 302 and _status(second) == Status.CLAIMED
+
+
+def test_a_resubmit_that_no_longer_validates_still_goes_to_the_referral_it_created(cast, two_factor_ready):
+    client = two_factor_ready(cast.referrer)
+    data = _form(cast)
+    first = client.post(reverse("referral_create"), data)
+    cast.specialty.is_active = False  # the specialty closed to new referrals in between
+    cast.specialty.save()
+
+    second = client.post(reverse("referral_create"), data)
+
+    referral = Referral.objects.get()
+    assert first["Location"] == second["Location"] == _detail(referral)
