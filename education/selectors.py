@@ -375,7 +375,7 @@ class TrainingStatus:
 def training_status_for(user: User, today: datetime.date | None = None) -> TrainingStatus:
     """What this person must take: overdue, due and expiring items (and those complete), soonest first.
 
-    Five queries whatever the number of assignments and courses.
+    Seven queries whatever the number of assignments and courses.
     """
     items = list(_training_items(user_ids=[user.pk], today=today).values())
     courses = {course.pk: course for course in CoursePage.objects.filter(pk__in=[i.course_id for i in items])}

@@ -230,7 +230,7 @@ def training_reminders_send(*, today: datetime.date | None = None) -> int:
     created = 0
     for (course_id, date, stage), user_ids in sorted(groups.items()):
         course = courses[course_id]
-        when = f"{date:%d %b %Y}".lstrip("0")
+        when = f"{date.day} {date:%b %Y}"
         verb = {
             "before": f"Required training due {when}: {course.title}",
             "after": f"Required training overdue since {when}: {course.title}",
