@@ -166,3 +166,29 @@ def test_page_queries_do_not_grow_with_courses_or_lessons(
     large = _queries(client, url)
 
     assert large == small, f"{kind}: {small} queries with 1 course of 2 lessons, {large} with 9 courses, 10 lessons"
+
+
+def test_education_pages_send_a_strict_policy_and_no_inline_code(
+    client, make_user, two_factor_ready, course, course_index
+):
+    from tests.portal.test_csp_and_layout import _assert_strict_page
+
+    two_factor_ready(make_user(Role.CLINICIAN, Role.COORDINATOR))
+    for url in [
+        "/learn/",
+        "/learn/overdue/",
+        course_index.url,
+        course.url,
+        lessons_of(course)[0].url,
+        f"/learn/courses/{course.pk}/quiz/",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_strict_page(response)
+
+
+def test_education_pages_require_sign_in(client, course):
+    for url in ["/learn/", course.url, lessons_of(course)[0].url, f"/learn/courses/{course.pk}/quiz/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+    assert not LessonView.objects.exists()
