@@ -478,3 +478,9 @@ def completion_rates_by_department(
         row.complete += item.state in (TrainingState.COMPLETE, TrainingState.EXPIRING)
         row.overdue += item.state == TrainingState.OVERDUE
     return sorted(rows.values(), key=lambda row: (row.department_id is None, row.department))
+
+
+def page_has_training_records(page) -> bool:
+    """Whether deleting this page (a course, or the index above courses) would lose someone's training record."""
+    courses = CoursePage.objects.descendant_of(page, inclusive=True)
+    return CourseProgress.objects.filter(course__in=courses).exists()

@@ -374,33 +374,3 @@ def test_an_expired_completion_does_not_count_as_complete(make_user, course):
     (row,) = selectors.completion_rates_by_department(today=TODAY)
 
     assert (row.required, row.complete, row.overdue, row.rate) == (1, 0, 1, 0.0)
-
-
-# --- Editing assignments in Wagtail ----------------------------------------------------------
-
-
-def test_leadership_may_edit_required_training_in_wagtail(client, make_user, two_factor_ready, course):
-    two_factor_ready(make_user(Role.LEADERSHIP, is_staff=True))
-
-    response = client.get("/cms-admin/snippets/education/courseassignment/add/")
-
-    assert response.status_code == 200
-
-
-def test_clinicians_may_not_edit_required_training(client, signed_in_clinician):
-    response = client.get("/cms-admin/snippets/education/courseassignment/add/")
-
-    assert response.status_code in (302, 403)
-
-
-def test_an_assignment_needs_a_role_or_a_department(course):
-    from wagtail.admin.panels import get_edit_handler
-
-    from education.models import CourseAssignment, CourseAssignmentAdminForm
-
-    form_class = get_edit_handler(CourseAssignment).get_form_class()
-    assert issubclass(form_class, CourseAssignmentAdminForm)
-    form = form_class(data={"course": course.pk, "due_date": "2030-01-01"})
-
-    assert not form.is_valid()
-    assert "Choose at least one role or department." in form.non_field_errors()
