@@ -130,11 +130,11 @@ def _queries(client, url) -> int:
     return len(captured)
 
 
-# Measured: course page 20, lesson page 27 (it records the reading), Learn 16, index 13; headroom for noise.
-MAX_QUERIES = {"course": 24, "lesson": 31, "learn": 20, "index": 17}
+# Measured: course page 20, lesson page 27 (it records the reading), Learn 16, index 13, quiz 14; headroom for noise.
+MAX_QUERIES = {"course": 24, "lesson": 31, "learn": 20, "index": 17, "quiz": 18}
 
 
-@pytest.mark.parametrize("kind", ["course", "lesson", "learn", "index"])
+@pytest.mark.parametrize("kind", ["course", "lesson", "learn", "index", "quiz"])
 def test_page_queries_do_not_grow_with_courses_or_lessons(
     client, signed_in_clinician, clinician, make_course, course_index, django_assert_max_num_queries, kind
 ):
@@ -149,6 +149,7 @@ def test_page_queries_do_not_grow_with_courses_or_lessons(
         "lesson": lessons_of(course)[0].url,
         "learn": "/learn/",
         "index": course_index.url,
+        "quiz": f"/learn/courses/{course.pk}/quiz/",
     }[kind]
     client.get(lessons_of(course)[0].url)  # the person has started: progress exists in both measurements
     client.get(url)  # warm the site-root cache, as any earlier page view would
