@@ -17,22 +17,24 @@ class QuizForm(forms.Form):
         for question in questions:
             choices = [(choice.id, choice.text) for choice in question.choices]
             label = f"{question.number}. {question.text}"
-            if question.multiple:
-                field = forms.MultipleChoiceField(
-                    label=label,
-                    choices=choices,
-                    widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
-                    help_text="Choose all that apply.",
-                    error_messages={"required": "Choose at least one answer."},
+            # Checkboxes where several choices are right, radios where one is.
+            field_class, widget, help_text, missing = (
+                (
+                    forms.MultipleChoiceField,
+                    forms.CheckboxSelectMultiple,
+                    "Choose all that apply.",
+                    "Choose at least one answer.",
                 )
-            else:
-                field = forms.ChoiceField(
-                    label=label,
-                    choices=choices,
-                    widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-                    help_text="Choose one.",
-                    error_messages={"required": "Choose an answer."},
-                )
+                if question.multiple
+                else (forms.ChoiceField, forms.RadioSelect, "Choose one.", "Choose an answer.")
+            )
+            field = field_class(
+                label=label,
+                choices=choices,
+                widget=widget(attrs={"class": "form-check-input"}),
+                help_text=help_text,
+                error_messages={"required": missing},
+            )
             self.fields[FIELD_PREFIX + question.id] = field
 
     def question_fields(self):

@@ -113,6 +113,15 @@ def lessons_of(course):
     return course_lessons(course)
 
 
+def take_quiz(user, course, answers):
+    """One attempt through the service, from a fresh form (its own submission token)."""
+    import uuid
+
+    from education import services
+
+    return services.quiz_attempt_submit(actor=user, course=course, answers=answers, submission_token=uuid.uuid4())
+
+
 def read_all(user, course):
     from education import services
 

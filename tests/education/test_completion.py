@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -11,7 +10,7 @@ from django.utils import timezone
 from education import services
 from education.models import CourseProgress, LessonView
 from portal.roles import Role
-from tests.education.conftest import Answers, assign, lessons_of, read_all
+from tests.education.conftest import Answers, assign, lessons_of, read_all, take_quiz
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +24,7 @@ def credit_calls(monkeypatch):
 
 
 def _pass(user, course):
-    return services.quiz_attempt_submit(
-        actor=user, course=course, answers=Answers(course).right(), submission_token=uuid.uuid4()
-    )
+    return take_quiz(user, course, Answers(course).right())
 
 
 def test_reading_a_lesson_twice_records_one_view(clinician, course):
@@ -91,9 +88,7 @@ def test_completion_calls_the_credit_hook_exactly_once(clinician, course, credit
 def test_a_failed_course_calls_no_credit_hook(clinician, make_course, credit_calls):
     course = make_course(max_attempts=1)
     read_all(clinician, course)
-    services.quiz_attempt_submit(
-        actor=clinician, course=course, answers=Answers(course).wrong(), submission_token=uuid.uuid4()
-    )
+    take_quiz(clinician, course, Answers(course).wrong())
 
     assert CourseProgress.objects.get().status == CourseProgress.Status.FAILED
     assert credit_calls == []
@@ -112,9 +107,7 @@ def test_a_coordinator_opens_a_new_round_for_someone_who_failed(make_user, make_
     coordinator = make_user(Role.COORDINATOR)
     person = make_user(Role.CLINICIAN)
     course = make_course(max_attempts=1)
-    services.quiz_attempt_submit(
-        actor=person, course=course, answers=Answers(course).wrong(), submission_token=uuid.uuid4()
-    )
+    take_quiz(person, course, Answers(course).wrong())
 
     fresh = services.course_progress_reopen(actor=coordinator, person=person, course=course)
 
@@ -127,9 +120,7 @@ def test_a_coordinator_opens_a_new_round_for_someone_who_failed(make_user, make_
 def test_only_a_coordinator_may_open_a_new_round(make_user, make_course):
     person = make_user(Role.CLINICIAN)
     course = make_course(max_attempts=1)
-    services.quiz_attempt_submit(
-        actor=person, course=course, answers=Answers(course).wrong(), submission_token=uuid.uuid4()
-    )
+    take_quiz(person, course, Answers(course).wrong())
 
     with pytest.raises(services.EducationError):
         services.course_progress_reopen(actor=person, person=person, course=course)

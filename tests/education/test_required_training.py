@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -15,7 +14,7 @@ from education.tasks import send_training_reminders
 from portal.models import Notification
 from portal.notification_kinds import NotificationKind
 from portal.roles import Role
-from tests.education.conftest import Answers, assign, read_all
+from tests.education.conftest import Answers, assign, read_all, take_quiz
 from tests.factories import DepartmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +32,7 @@ def spoken(date: datetime.date) -> str:
 
 def complete(user, course, *, days_ago: int = 0):
     read_all(user, course)
-    services.quiz_attempt_submit(
-        actor=user, course=course, answers=Answers(course).right(), submission_token=uuid.uuid4()
-    )
+    take_quiz(user, course, Answers(course).right())
     if days_ago:
         when = timezone.make_aware(
             datetime.datetime.combine(TODAY - datetime.timedelta(days=days_ago), datetime.time(12))
@@ -309,9 +306,7 @@ def test_a_coordinator_lets_someone_who_failed_try_again_from_the_overdue_list(
     course = make_course(max_attempts=1)
     assign(course, roles=[Role.CLINICIAN], due_date=timezone.localdate() - datetime.timedelta(days=4))
     person = make_user(Role.CLINICIAN)
-    services.quiz_attempt_submit(
-        actor=person, course=course, answers=Answers(course).wrong(), submission_token=uuid.uuid4()
-    )
+    take_quiz(person, course, Answers(course).wrong())
     two_factor_ready(make_user(Role.COORDINATOR))
     assert "Let them try again" in client.get("/learn/overdue/").content.decode()
 
