@@ -114,7 +114,8 @@ class CourseIndexPage(Page):
         from education import selectors
 
         context = super().get_context(request, *args, **kwargs)
-        context["courses"] = selectors.course_cards_for(user=request.user, courses=selectors.courses_under(self))
+        cards = selectors.course_cards_for(user=request.user, courses=selectors.courses_under(self))
+        context["courses"] = [card for card in cards if card.open_to_user]
         return context
 
 

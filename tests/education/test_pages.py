@@ -193,3 +193,15 @@ def test_education_pages_require_sign_in(client, course):
         response = client.get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
     assert not LessonView.objects.exists()
+
+
+def test_course_index_lists_the_courses_open_to_the_person_with_their_progress(
+    client, signed_in_clinician, course, course_index, make_course
+):
+    make_course("Claiming cases, turnaround and writing a useful opinion", audience_role=Role.REVIEWER)
+    client.get(lessons_of(course)[0].url)
+
+    html = client.get(course_index.url).content.decode()
+
+    assert course.title in html and "1 of 3 read" in html
+    assert "Claiming cases" not in html
