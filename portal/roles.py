@@ -40,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "wagtailadmin.access_admin",
         "portal.view_department",
         "portal.view_specialty",
+        *[f"education.{verb}_courseassignment" for verb in ("add", "change", "delete", "view")],
     ],
     Role.ADMINISTRATOR: [
         "wagtailadmin.access_admin",
@@ -65,6 +66,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "referrals.change_holiday",
         "referrals.delete_holiday",
         "referrals.view_holiday",
+        *[f"education.{verb}_courseassignment" for verb in ("add", "change", "delete", "view")],
     ],
 }
 

@@ -35,8 +35,9 @@ urlpatterns = [
     path("notifications/", include("notifications.urls", namespace="notifications")),
     # Referral screens: refer, my referrals, review queue, coordinator board, detail.
     path("", include("referrals.urls")),
+    # Learn: required training, quizzes, who is overdue (course and lesson pages are Wagtail pages).
+    path("learn/", include("education.urls")),
     # Navigation targets of capabilities still to land (see portal/views.coming_soon).
-    path("learn/", views.coming_soon, {"section": "learn"}, name="learn"),
     path("dashboard/", views.coming_soon, {"section": "dashboard"}, name="dashboard"),
     path("search/", cms_views.search, name="search"),
     # Wagtail's front-end login (for private pages) would also bypass allauth.

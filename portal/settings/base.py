@@ -391,3 +391,9 @@ CELERY_BEAT_SCHEDULE["referrals-clock-breaches"] = {
     "task": "referrals.tasks.find_clock_breaches",
     "schedule": timedelta(minutes=15),
 }
+
+CELERY_BEAT_SCHEDULE["education-training-reminders"] = {
+    # Required training: a reminder before the due date, once overdue, and before expiry; each sent once.
+    "task": "education.tasks.send_training_reminders",
+    "schedule": crontab(hour=env.int("TRAINING_REMINDER_HOUR", default=6), minute=30),
+}

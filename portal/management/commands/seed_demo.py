@@ -10,6 +10,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # A site-level command: it seeds each app in turn, people first.
         from cms.demo import seed_demo_intranet
+        from education.demo import seed_demo_courses
         from referrals.demo import seed_demo_referrals
 
         people = demo.seed_demo_people()
@@ -18,11 +19,12 @@ class Command(BaseCommand):
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
             new_referrals = seed_demo_referrals(demo.DEMO_DOMAIN)
         new_pages = seed_demo_intranet()
+        new_course_pages = seed_demo_courses()
         new = sum(1 for _, created in people if created)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo hospital ready: {new} new people, {new_referrals} new referrals, "
-                f"{new_pages} new intranet pages, "
+                f"{new_pages} new intranet pages, {new_course_pages} new course pages, "
                 f"home page {'created' if created_home else 'kept'}."
             )
         )
