@@ -85,3 +85,7 @@ ROLE_COLLECTION_PERMISSIONS: dict[str, list[str]] = {
     ]
     for role in (Role.LEADERSHIP, Role.ADMINISTRATOR)
 }
+
+
+# Roles that write program updates and see every update's reach (cms.selectors.can_manage_updates).
+UPDATE_MANAGER_ROLES = frozenset({Role.LEADERSHIP, Role.ADMINISTRATOR})
