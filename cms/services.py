@@ -9,7 +9,12 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from cms import selectors
 from cms.models import ProgramUpdatePage, UpdateReceipt
+
+# Recipients per transaction when an update is announced: each batch is one
+# bulk insert and at most one e-mail task, so N people cost ceil(N/1000) tasks.
+UPDATE_BATCH_SIZE = 1000
 
 
 class UpdateError(Exception):
@@ -39,3 +44,30 @@ def update_acknowledge(*, update_id: int, actor) -> UpdateReceipt:
         receipt.acknowledged_at = now
         receipt.save(update_fields=["acknowledged_at"])
     return receipt
+
+
+def update_audience_notify(*, update_id: int) -> int:
+    """Notify everyone in a live, unexpired update's audience once; return how many were notified now.
+
+    Not one transaction: each batch commits on its own (portal.services.notification_send),
+    so a worker that dies mid-way leaves whole batches and a rerun fills in the rest.
+    The event key is the update's, so publishing again reaches only people new to the audience.
+    """
+    from portal.models import Notification
+    from portal.notification_kinds import NotificationKind
+    from portal.services import notification_send
+
+    update = ProgramUpdatePage.objects.live().filter(pk=update_id).first()
+    if update is None or update.is_expired:
+        return 0
+    recipient_ids = list(selectors.audience_of(update).values_list("id", flat=True))
+    return notification_send(
+        kind=NotificationKind.UPDATE_PUBLISHED,
+        event_key=update.event_key,
+        recipient_ids=recipient_ids,
+        verb=f"{'Critical update' if update.critical else 'Program update'}: {update.title[:200]}",
+        link=update.get_url() or "",
+        level=Notification.LEVELS.warning if update.critical else Notification.LEVELS.info,
+        force_email=update.critical,
+        batch_size=UPDATE_BATCH_SIZE,
+    )
