@@ -283,7 +283,7 @@ class ProgramUpdatePage(RoutablePageMixin, Page):  # noqa: DJ008 (Page defines _
         messages.success(request, "Thank you: your acknowledgement is recorded.")
         return redirect(self.url)
 
-    @path("reach.csv")
+    @path("reach/csv/")
     def reach_csv(self, request):
         import csv
 

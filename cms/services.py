@@ -71,3 +71,49 @@ def update_audience_notify(*, update_id: int) -> int:
         force_email=update.critical,
         batch_size=UPDATE_BATCH_SIZE,
     )
+
+
+# Someone who has not acknowledged a required update hears again this often.
+UPDATE_REMINDER_EVERY_DAYS = 3
+
+
+def update_reminders_send(*, today=None) -> int:
+    """Remind the audience members who have not acknowledged each required, unexpired update.
+
+    One reminder per person per period of UPDATE_REMINDER_EVERY_DAYS since the
+    update was first published: the period's number is in the event key, so
+    running this twice in a period reminds nobody twice. Returns how many were reminded.
+    """
+    from django.db.models import Q
+
+    from portal.models import Notification
+    from portal.notification_kinds import NotificationKind
+    from portal.services import notification_send
+
+    today = today or timezone.localdate()
+    updates = (
+        ProgramUpdatePage.objects.live()
+        .filter(requires_acknowledgement=True, first_published_at__isnull=False)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+        .prefetch_related("audience_departments", "audience_roles")
+    )
+    reminded = 0
+    for update in updates:
+        period = (today - timezone.localdate(update.first_published_at)).days // UPDATE_REMINDER_EVERY_DAYS
+        if period < 1:
+            continue  # the publish notification itself is the first nudge
+        acknowledged = UpdateReceipt.objects.filter(update_id=update.pk, acknowledged_at__isnull=False).values(
+            "user_id"
+        )
+        recipient_ids = list(selectors.audience_of(update).exclude(id__in=acknowledged).values_list("id", flat=True))
+        reminded += notification_send(
+            kind=NotificationKind.UPDATE_PUBLISHED,
+            event_key=f"update:{update.pk}:reminder:{period}",
+            recipient_ids=recipient_ids,
+            verb=f"Reminder: please read and acknowledge “{update.title[:180]}”",
+            link=update.get_url() or "",
+            level=Notification.LEVELS.warning,
+            force_email=update.critical,
+            batch_size=UPDATE_BATCH_SIZE,
+        )
+    return reminded

@@ -11,3 +11,11 @@ def update_notify_audience(update_id: int) -> int:
     from cms import services
 
     return services.update_audience_notify(update_id=update_id)
+
+
+@shared_task(acks_late=True)
+def remind_unacknowledged_updates() -> int:
+    """Beat: remind who has not acknowledged a required update; once per reminder period, safe to rerun."""
+    from cms import services
+
+    return services.update_reminders_send()

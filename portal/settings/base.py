@@ -393,3 +393,9 @@ CELERY_BEAT_SCHEDULE["referrals-clock-breaches"] = {
     "task": "referrals.tasks.find_clock_breaches",
     "schedule": timedelta(minutes=15),
 }
+
+CELERY_BEAT_SCHEDULE["intranet-update-reminders"] = {
+    # Reminds people who have not acknowledged a required, unexpired program update (once per period).
+    "task": "cms.tasks.remind_unacknowledged_updates",
+    "schedule": crontab(hour=env.int("UPDATE_REMINDER_HOUR", default=9), minute=0),
+}
