@@ -117,3 +117,38 @@ def update_reminders_send(*, today=None) -> int:
             batch_size=UPDATE_BATCH_SIZE,
         )
     return reminded
+
+
+# --- Moderation workflow -------------------------------------------------------------
+
+MODERATION_WORKFLOW_NAME = "Leadership approval"
+
+
+@transaction.atomic
+def moderation_workflow_sync() -> None:
+    """Make sure the whole page tree runs through a workflow whose approval task belongs to Leadership.
+
+    Editors (add and change, no publish) submit; Leadership approves and
+    publishes. Wagtail's default workflow on the root page is reused when it
+    exists; other groups an administrator added to the task are kept.
+    """
+    from django.contrib.auth.models import Group
+    from wagtail.models import GroupApprovalTask, Page, Workflow, WorkflowPage, WorkflowTask
+
+    from portal.roles import Role
+
+    root = Page.get_first_root_node()
+    if root is None:
+        return
+    leadership, _ = Group.objects.get_or_create(name=Role.LEADERSHIP.value)
+    assigned = WorkflowPage.objects.filter(page=root).select_related("workflow").first()
+    if assigned is not None:
+        workflow = assigned.workflow
+    else:
+        workflow, _ = Workflow.objects.get_or_create(name=MODERATION_WORKFLOW_NAME, defaults={"active": True})
+        WorkflowPage.objects.create(page=root, workflow=workflow)
+    task = GroupApprovalTask.objects.filter(workflow_tasks__workflow=workflow, active=True).first()
+    if task is None:
+        task = GroupApprovalTask.objects.create(name=MODERATION_WORKFLOW_NAME)
+        WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
+    task.groups.add(leadership)
