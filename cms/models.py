@@ -178,6 +178,11 @@ class ProgramUpdateForm(WagtailAdminPageForm):
         return cleaned
 
 
+def role_groups_only():
+    """The portal's role groups (a callable, so adding a role needs no migration here)."""
+    return models.Q(name__in=[role.value for role in Role])
+
+
 class ProgramUpdatePage(RoutablePageMixin, Page):  # noqa: DJ008 (Page defines __str__)
     """One program update (news), under the ProgramUpdateIndexPage; editors draft it, leadership publishes it."""
 
@@ -200,7 +205,7 @@ class ProgramUpdatePage(RoutablePageMixin, Page):  # noqa: DJ008 (Page defines _
         blank=True,
         related_name="+",
         verbose_name="roles",
-        limit_choices_to={"name__in": [role.value for role in Role]},
+        limit_choices_to=role_groups_only,
         help_text="Only people with one of these roles (if departments are chosen too, only in those departments).",
     )
     requires_acknowledgement = models.BooleanField(
