@@ -37,6 +37,8 @@ class HomePage(Page):
         context = super().get_context(request, *args, **kwargs)
         user = request.user
         context["is_reviewer"] = user.has_role(Role.REVIEWER)
+        context["blocks"] = selectors.home_blocks_for(user=user)
+        context["update_index"] = ProgramUpdateIndexPage.objects.live().only("id", "url_path", "path", "depth").first()
         context["recent_notifications"] = list(people_selectors.notifications_for(user=user)[:5])
         # The intranet's top-level pages (strategy, how it works, specialties…), in editors' order.
         context["program_pages"] = list(self.get_children().live().public().order_by("path")[:12])

@@ -132,17 +132,6 @@ def _department_id(user) -> int | None:
     return profile.department_id if profile is not None else None
 
 
-def _role_group_ids(user) -> list[int]:
-    # role_names is read once per request already; reuse it rather than a join per update.
-    from django.contrib.auth.models import Group
-
-    if "role_group_ids" not in user.__dict__:
-        user.__dict__["role_group_ids"] = list(
-            Group.objects.filter(name__in=user.role_names).values_list("id", flat=True)
-        )
-    return user.__dict__["role_group_ids"]
-
-
 def audience_q(user) -> Q:
     """The program updates whose audience includes ``user``, as a filter on ProgramUpdatePage."""
     from django.db.models import Exists, OuterRef
@@ -154,7 +143,8 @@ def audience_q(user) -> Q:
     department_id = _department_id(user)
     any_department, any_role = Exists(departments), Exists(roles)
     my_department = Exists(departments.filter(department_id=department_id)) if department_id else None
-    my_role = Exists(roles.filter(group_id__in=_role_group_ids(user)))
+    # role_names is read once per request already; joining on the group name saves a query.
+    my_role = Exists(roles.filter(group__name__in=user.role_names))
     department_ok = ~Q(any_department) | (Q(my_department) if my_department is not None else Q(pk__in=[]))
     return Q(audience_everyone=True) | ((Q(any_department) | Q(any_role)) & department_ok & (~Q(any_role) | Q(my_role)))
 
@@ -306,3 +296,85 @@ def update_reach(*, update) -> Reach:
         acknowledged=sum(r.acknowledged for r in rows),
     )
     return Reach(rows=rows, total=total)
+
+
+# --- Home page -------------------------------------------------------------------------
+
+HOME_UPDATES_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class StepCount:
+    status: str
+    label: str
+    count: int
+
+
+def my_referrals_by_step(*, user) -> list[StepCount]:
+    """How many of this person's referrals are at each step, in workflow order (one query; counts only)."""
+    from referrals.selectors import referrals_made_by
+    from referrals.workflow import Status
+
+    counts = dict(
+        referrals_made_by(user=user).order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return [StepCount(status=s.value, label=s.label, count=counts[s.value]) for s in Status if counts.get(s.value)]
+
+
+@dataclass(frozen=True)
+class SpecialtyOpenCases:
+    specialty: str
+    count: int
+
+
+def open_cases_in_my_specialties(*, user) -> list[SpecialtyOpenCases]:
+    """Open cases waiting in each of this reviewer's specialties (one query; counts only)."""
+    from referrals.selectors import review_queue_for
+
+    rows = (
+        review_queue_for(user=user)
+        .order_by()
+        .values("specialty__name")
+        .annotate(n=Count("id"))
+        .order_by("specialty__name")
+    )
+    return [SpecialtyOpenCases(specialty=row["specialty__name"], count=row["n"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class HomeBlocks:
+    """What the signed-in person's home page shows; a block is None when their roles do not allow it.
+
+    ``credit``, ``training_due`` and ``leaderboard`` are slots for the credit
+    and education apps: their selectors fill them; until then the page shows an
+    empty state (cms/templates/cms/home/*.html).
+    """
+
+    can_refer: bool
+    referrals_by_step: list[StepCount] | None
+    open_cases: list[SpecialtyOpenCases] | None
+    updates: list
+    acknowledged_update_ids: set[int]
+    credit: object | None = None
+    training_due: object | None = None
+    leaderboard: object | None = None
+    show_credit: bool = False
+
+
+def home_blocks_for(*, user) -> HomeBlocks:
+    from portal.roles import Role
+
+    # Referring needs a patient-data role (the referral form refuses anyone else).
+    can_refer = user.can_see_patient_data
+    updates = list(updates_for(user=user, current_only=True)[:HOME_UPDATES_LIMIT])
+    return HomeBlocks(
+        can_refer=can_refer,
+        referrals_by_step=my_referrals_by_step(user=user) if can_refer else None,
+        open_cases=open_cases_in_my_specialties(user=user) if user.has_role(Role.REVIEWER) else None,
+        updates=updates,
+        acknowledged_update_ids=acknowledged_update_ids(
+            user=user, update_ids=[u.pk for u in updates if u.requires_acknowledgement]
+        ),
+        # Credit is earned by referring and reviewing.
+        show_credit=can_refer,
+    )

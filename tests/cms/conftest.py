@@ -119,3 +119,24 @@ def add_update(update_index):
         return page
 
     return _add
+
+
+@pytest.fixture
+def count_queries():
+    """Count the queries run inside the block at the cursor (CaptureQueriesContext misses some once its log is full)."""
+    from contextlib import contextmanager
+
+    from django.db import connection
+
+    @contextmanager
+    def _count():
+        seen: list[str] = []
+
+        def wrapper(execute, sql, params, many, context):
+            seen.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(wrapper):
+            yield seen
+
+    return _count

@@ -7,8 +7,6 @@ import math
 import pytest
 from celery.signals import task_prerun
 from django.core import mail
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from cms import services as cms_services
 from cms.tasks import update_notify_audience
@@ -167,16 +165,16 @@ def _bulk_people(n: int, department) -> None:
 
 
 def test_audience_is_notified_in_bulk_batches_with_few_tasks(
-    add_update, oncology, django_capture_on_commit_callbacks, tasks_run, monkeypatch
+    add_update, oncology, django_capture_on_commit_callbacks, tasks_run, monkeypatch, count_queries
 ):
     monkeypatch.setattr(cms_services, "UPDATE_BATCH_SIZE", 10)
     people = 25
     _bulk_people(people, oncology)
 
-    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+    with count_queries() as queries, django_capture_on_commit_callbacks(execute=True):
         update = add_update(departments=[oncology])
 
-    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "portal_notification"')]
+    inserts = [sql for sql in queries if sql.startswith('INSERT INTO "portal_notification"')]
     assert len(inserts) == math.ceil(people / 10)
     assert len(_notified(update)) == people
     assert len(tasks_run) <= math.ceil(people / 10) + 2

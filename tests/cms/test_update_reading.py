@@ -9,8 +9,6 @@ import io
 import pytest
 from bs4 import BeautifulSoup
 from django.core import mail
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cms import services
@@ -270,14 +268,14 @@ def test_readers_do_not_see_reach_figures_or_their_export(
 
 
 def test_update_page_query_count_does_not_grow_with_the_audience(
-    client, make_user, two_factor_ready, add_update, oncology, emergency, django_assert_max_num_queries
+    client, make_user, two_factor_ready, add_update, oncology, emergency, django_assert_max_num_queries, count_queries
 ):
     update = add_update(departments=[oncology, emergency], requires_acknowledgement=True)
     two_factor_ready(make_user(Role.LEADERSHIP))
     for department in (oncology, emergency):
         make_user(Role.CLINICIAN, department=department)
     client.get(update.url)
-    with CaptureQueriesContext(connection) as small:
+    with count_queries() as small:
         client.get(update.url)
     for i in range(12):
         person = make_user(Role.CLINICIAN, department=oncology if i % 2 else emergency)
