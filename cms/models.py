@@ -189,7 +189,7 @@ class ProgramUpdatePage(RoutablePageMixin, Page):  # noqa: DJ008 (Page defines _
     """One program update (news), under the ProgramUpdateIndexPage; editors draft it, leadership publishes it."""
 
     summary = models.CharField(
-        max_length=300, help_text="One or two sentences: shown in lists, on Home and in the notification."
+        max_length=300, help_text="One or two sentences, shown in the list of updates and on Home."
     )
     body = StreamField(BodyBlock(), blank=True)
     audience_everyone = models.BooleanField(
