@@ -1,4 +1,4 @@
-"""The demo intranet: the specialty pages and the program's standard pages.
+"""The demo intranet: the specialty pages, the program's standard pages and its program updates.
 
 Used by ``manage.py seed_demo`` after the people and referrals exist. Pages
 are found by slug under the home page (specialty pages by their specialty),
@@ -641,5 +641,190 @@ def seed_demo_intranet() -> int:
         if slug in existing:
             continue
         _publish_under(home, StandardPage(title=title, slug=slug, intro=intro, body=body(), review_by=review_by))
+        created += 1
+    created += _seed_demo_updates(home)
+    return created
+
+
+# ---------------------------------------------------------------------------
+# Program updates
+# ---------------------------------------------------------------------------
+
+UPDATE_INDEX_INTRO = (
+    "<p>News from the second opinion program office: what has changed, what is coming, and what we need "
+    "from you. Updates meant for your department or role appear here and in your notifications.</p>"
+)
+UPDATE_EXPIRES_AFTER = datetime.timedelta(days=60)
+
+
+def _update_one_click() -> list[tuple]:
+    return [
+        _text(
+            "<p>From this week, every clinical workstation has a <b>Refer for a second opinion</b> button on the "
+            "EHR toolbar. Press it from a patient's chart and the referral form opens with the patient's name, "
+            "medical record number and date of birth already filled in. You add your question, confirm that "
+            "the patient agreed, and submit. Most colleagues who tried it during the pilot on the medical wards "
+            "took well under a minute.</p>"
+        ),
+        _h2("What you need to do"),
+        _ul(
+            "Nothing to install: the button appeared after Monday's EHR update.",
+            "Check the prefilled details before you submit, as you would with any order.",
+            "Write the question you want answered; it is the one field we cannot fill in for you.",
+        ),
+        _text(
+            "<p>Thank you to the hospitalists and the emergency department nurses who tested the button for six "
+            "weeks and told us, plainly, which parts were in the way. The form is shorter because of them.</p>"
+        ),
+        _callout(
+            "info",
+            f"<p>If the button is missing on your workstation, call {PROGRAM_PHONE} and we will sort it out with "
+            "the EHR team the same day.</p>",
+        ),
+        _refer("Prefer to start here? The form is the same one.", heading="Refer a patient now"),
+    ]
+
+
+def _update_turnaround() -> list[tuple]:
+    return [
+        _text(
+            "<p>Patients who ask for a second opinion are usually waiting on a decision that matters to them: "
+            "whether to have the operation, whether to start the treatment. So from the first of the month "
+            "we are holding ourselves to clear, published turnaround targets, counted in business days.</p>"
+        ),
+        _ul(
+            "<b>Triage:</b> the program office accepts or returns a referral within 2 business days, and the "
+            "same day when it is marked urgent.",
+            "<b>Claiming:</b> a reviewer in the specialty claims the case within 2 business days of it being "
+            "accepted. If nobody has, the program office assigns someone.",
+            "<b>Opinion:</b> once the records are complete, the opinion is delivered within 5 business days, or "
+            "2 for urgent cases.",
+        ),
+        _text(
+            "<p>The clock pauses while we wait for records or for an answer from the referring clinician, and "
+            "every referral shows where its clock stands. Reviewers will see a gentle reminder before a target "
+            "is missed, not after.</p>"
+        ),
+        _text(
+            "<p>If a patient's decision date is sooner than these targets allow, say so on the form: the "
+            "coordinator will look for a reviewer who can meet it.</p>"
+        ),
+    ]
+
+
+def _update_patient_data() -> list[tuple]:
+    return [
+        _callout(
+            "warning",
+            "<p><b>Please read this and confirm below.</b> Everyone who can see referral details is asked to "
+            "acknowledge it by the end of the month.</p>",
+        ),
+        _text(
+            "<p>A second opinion referral carries a patient's name, record number and the clinical question "
+            "about them. Patients trust us with that when they agree to a referral, and we want every one of "
+            "them to be right to do so.</p>"
+        ),
+        _h2("Four habits we ask of everyone"),
+        _ol(
+            "Keep patient details inside the referral. Notifications and e-mails from the portal never contain "
+            "them, by design; please do not add them to e-mails, chat messages or printed notes either.",
+            "Open a referral only when you are working on it. Every opening is recorded, and the program office "
+            "reviews the record each month.",
+            "Lock your screen when you step away, even for a minute, especially in shared spaces.",
+            "If you see patient details somewhere they should not be, tell the program office straight away. "
+            "Reporting a slip is always the right thing to do, and nobody is blamed for raising it.",
+        ),
+        _text(
+            f"<p>Questions about a particular situation: call {PROGRAM_PHONE}, or the privacy office through the "
+            "staff directory.</p>"
+        ),
+    ]
+
+
+def _update_emergency_nights() -> list[tuple]:
+    return [
+        _text(
+            "<p>For colleagues in the Emergency Department: a second opinion is rarely the right tool for a "
+            "decision that has to be made tonight, but it can be the right tool for the patient you admit "
+            "tonight and who faces a big decision next week.</p>"
+        ),
+        _h2("Referring after hours"),
+        _ul(
+            "You can refer at any hour; the program office triages from 8 in the morning on business days.",
+            "Mark the referral urgent and give the date a decision is needed by, if there is one.",
+            "Hand over that you have referred, so the admitting team can follow the case in the portal.",
+        ),
+        _text(
+            "<p>Thank you to the charge nurses who asked for this: you told us that night-shift referrals were "
+            "getting lost at handover, and this is the fix we agreed together.</p>"
+        ),
+    ]
+
+
+# slug, title, summary, body, options (requires_acknowledgement, critical, departments by code, expires)
+PROGRAM_UPDATES: list[tuple[str, str, str, Callable[[], list[tuple]], dict]] = [
+    (
+        "one-click-referrals-from-the-ehr",
+        "Refer in one click from the EHR toolbar",
+        "The new toolbar button opens the referral form with your patient already filled in.",
+        _update_one_click,
+        {},
+    ),
+    (
+        "new-turnaround-targets",
+        "Our new turnaround targets",
+        "Triage in 2 business days, a reviewer in 2 more, and the opinion in 5 once the records are complete.",
+        _update_turnaround,
+        {},
+    ),
+    (
+        "handling-patient-data-in-referrals",
+        "Please read and acknowledge: handling patient data in referrals",
+        "Four habits that keep the details patients share with us where they belong.",
+        _update_patient_data,
+        {"requires_acknowledgement": True, "expires": True},
+    ),
+    (
+        "emergency-department-referring-after-hours",
+        "Emergency Department: referring after hours",
+        "How to refer an admitted patient at night so the referral is not lost at handover.",
+        _update_emergency_nights,
+        {"departments": ["ed"]},
+    ),
+]
+UPDATE_SLUGS = [slug for slug, *_ in PROGRAM_UPDATES]
+
+
+def _seed_demo_updates(home) -> int:
+    from cms.models import ProgramUpdateIndexPage, ProgramUpdatePage
+    from portal.models import Department
+
+    created = 0
+    index = ProgramUpdateIndexPage.objects.first()
+    if index is None:
+        if home.get_children().filter(slug="updates").exists():
+            return 0
+        index = ProgramUpdateIndexPage(title="Program updates", slug="updates", intro=UPDATE_INDEX_INTRO)
+        _publish_under(home, index)
+        created += 1
+    existing = set(index.get_children().filter(slug__in=UPDATE_SLUGS).values_list("slug", flat=True))
+    for slug, title, summary, body, options in PROGRAM_UPDATES:
+        if slug in existing:
+            continue
+        departments = list(Department.objects.filter(code__in=options.get("departments", [])))
+        update = ProgramUpdatePage(
+            title=title,
+            slug=slug,
+            summary=summary,
+            body=body(),
+            audience_everyone=not departments,
+            requires_acknowledgement=options.get("requires_acknowledgement", False),
+            critical=options.get("critical", False),
+            expires_on=timezone.localdate() + UPDATE_EXPIRES_AFTER if options.get("expires") else None,
+        )
+        index.add_child(instance=update)
+        update.audience_departments.set(departments)
+        # Publishing announces the update to its audience (after commit); seed_demo turns e-mail off.
+        update.save_revision().publish()
         created += 1
     return created

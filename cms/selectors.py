@@ -110,3 +110,271 @@ def stale_pages(pages: QuerySet) -> QuerySet:
         .annotate(review_by=Coalesce("standardpage__review_by", "specialtypage__review_by"))
         .order_by("review_by", "title")
     )
+
+
+# --- Program updates ---------------------------------------------------------------
+#
+# Audience rule: an update is for everyone, or for the people who match every
+# kind of choice made on it: in one of its departments (when departments are
+# chosen) and holding one of its roles (when roles are chosen). "Oncology" +
+# "Reviewer" therefore means the oncology reviewers, not everyone in either.
+
+
+def can_manage_updates(user) -> bool:
+    """Editors and leadership see every update and its reach, whatever its audience."""
+    from portal.roles import UPDATE_MANAGER_ROLES
+
+    return user.is_superuser or bool(user.role_names & UPDATE_MANAGER_ROLES)
+
+
+def _department_id(user) -> int | None:
+    profile = getattr(user, "profile", None)
+    return profile.department_id if profile is not None else None
+
+
+def audience_q(user) -> Q:
+    """The program updates whose audience includes ``user``, as a filter on ProgramUpdatePage."""
+    from django.db.models import Exists, OuterRef
+
+    from cms.models import ProgramUpdatePage
+
+    departments = ProgramUpdatePage.audience_departments.through.objects.filter(programupdatepage_id=OuterRef("pk"))
+    roles = ProgramUpdatePage.audience_roles.through.objects.filter(programupdatepage_id=OuterRef("pk"))
+    department_id = _department_id(user)
+    any_department, any_role = Exists(departments), Exists(roles)
+    my_department = Exists(departments.filter(department_id=department_id)) if department_id else None
+    # role_names is read once per request already; joining on the group name saves a query.
+    my_role = Exists(roles.filter(group__name__in=user.role_names))
+    department_ok = ~Q(any_department) | (Q(my_department) if my_department is not None else Q(pk__in=[]))
+    return Q(audience_everyone=True) | ((Q(any_department) | Q(any_role)) & department_ok & (~Q(any_role) | Q(my_role)))
+
+
+def updates_for(*, user, under=None, current_only: bool = False) -> QuerySet:
+    """Live program updates for this person's audience, newest first."""
+    from cms.models import ProgramUpdatePage
+
+    qs = ProgramUpdatePage.objects.live().filter(audience_q(user))
+    if under is not None:
+        qs = qs.child_of(under)
+    if current_only:
+        qs = qs.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=timezone.localdate()))
+    return qs.only(
+        "id",
+        "title",
+        "url_path",
+        "path",
+        "depth",
+        "summary",
+        "first_published_at",
+        "requires_acknowledgement",
+        "critical",
+        "expires_on",
+    ).order_by("-first_published_at", "-id")
+
+
+def update_is_for(*, user, update) -> bool:
+    from cms.models import ProgramUpdatePage
+
+    return ProgramUpdatePage.objects.filter(pk=update.pk).filter(audience_q(user)).exists()
+
+
+def visible_update_ids(*, user) -> list[int]:
+    return list(updates_for(user=user).values_list("id", flat=True))
+
+
+def hidden_update_ids(*, user) -> list[int]:
+    """Program updates this person is not in the audience of (for excluding them from search)."""
+    from cms.models import ProgramUpdatePage
+
+    return list(ProgramUpdatePage.objects.exclude(audience_q(user)).values_list("id", flat=True))
+
+
+def acknowledged_update_ids(*, user, update_ids) -> set[int]:
+    from cms.models import UpdateReceipt
+
+    if not update_ids:
+        return set()
+    return set(
+        UpdateReceipt.objects.filter(user=user, update_id__in=update_ids, acknowledged_at__isnull=False).values_list(
+            "update_id", flat=True
+        )
+    )
+
+
+def audience_of(update) -> QuerySet:
+    """The active people an update is for (evaluated now: someone who joined a department since is included)."""
+    from django.db.models import Exists, OuterRef
+
+    from portal.models import User
+
+    people = User.objects.filter(is_active=True)
+    if update.audience_everyone:
+        return people
+    department_ids = [d.pk for d in update.audience_departments.all()]
+    group_ids = [g.pk for g in update.audience_roles.all()]
+    if not department_ids and not group_ids:
+        return people.none()
+    if department_ids:
+        people = people.filter(profile__department_id__in=department_ids)
+    if group_ids:
+        people = people.filter(
+            Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"), group_id__in=group_ids))
+        )
+    return people
+
+
+def audience_label(update) -> str:
+    if update.audience_everyone:
+        return "Everyone"
+    parts = []
+    departments = [d.name for d in update.audience_departments.all()]
+    roles = [g.name for g in update.audience_roles.all()]
+    if departments:
+        parts.append(", ".join(departments))
+    if roles:
+        parts.append(", ".join(roles))
+    return " — ".join(parts) if parts else "Nobody yet"
+
+
+@dataclass(frozen=True)
+class ReachRow:
+    department: str
+    audience: int
+    opened: int
+    acknowledged: int
+
+    @staticmethod
+    def _percent(part: int, whole: int) -> float:
+        return round(100 * part / whole, 1) if whole else 0.0
+
+    @property
+    def opened_percent(self) -> float:
+        return self._percent(self.opened, self.audience)
+
+    @property
+    def acknowledged_percent(self) -> float:
+        return self._percent(self.acknowledged, self.audience)
+
+
+@dataclass(frozen=True)
+class Reach:
+    rows: list[ReachRow]
+    total: ReachRow
+
+
+def update_reach(*, update) -> Reach:
+    """Share of the audience who opened and who acknowledged the update, by department (one query)."""
+    from django.db.models import Exists, OuterRef
+
+    from cms.models import UpdateReceipt
+
+    receipts = UpdateReceipt.objects.filter(update_id=update.pk, user_id=OuterRef("pk"))
+    grouped = (
+        audience_of(update)
+        .order_by()
+        .values("profile__department__name")
+        .annotate(
+            audience=Count("id"),
+            opened=Count("id", filter=Q(Exists(receipts))),
+            acknowledged=Count("id", filter=Q(Exists(receipts.filter(acknowledged_at__isnull=False)))),
+        )
+        .order_by("profile__department__name")
+    )
+    rows = [
+        ReachRow(
+            department=row["profile__department__name"] or "No department",
+            audience=row["audience"],
+            opened=row["opened"],
+            acknowledged=row["acknowledged"],
+        )
+        for row in grouped
+    ]
+    total = ReachRow(
+        department="All departments",
+        audience=sum(r.audience for r in rows),
+        opened=sum(r.opened for r in rows),
+        acknowledged=sum(r.acknowledged for r in rows),
+    )
+    return Reach(rows=rows, total=total)
+
+
+# --- Home page -------------------------------------------------------------------------
+
+HOME_UPDATES_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class StepCount:
+    status: str
+    label: str
+    count: int
+
+
+def my_referrals_by_step(*, user) -> list[StepCount]:
+    """How many of this person's referrals are at each step, in workflow order (one query; counts only)."""
+    from referrals.selectors import referrals_made_by
+    from referrals.workflow import Status
+
+    counts = dict(
+        referrals_made_by(user=user).order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return [StepCount(status=s.value, label=s.label, count=counts[s.value]) for s in Status if counts.get(s.value)]
+
+
+@dataclass(frozen=True)
+class SpecialtyOpenCases:
+    specialty: str
+    count: int
+
+
+def open_cases_in_my_specialties(*, user) -> list[SpecialtyOpenCases]:
+    """Open cases waiting in each of this reviewer's specialties (one query; counts only)."""
+    from referrals.selectors import review_queue_for
+
+    rows = (
+        review_queue_for(user=user)
+        .order_by()
+        .values("specialty__name")
+        .annotate(n=Count("id"))
+        .order_by("specialty__name")
+    )
+    return [SpecialtyOpenCases(specialty=row["specialty__name"], count=row["n"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class HomeBlocks:
+    """What the signed-in person's home page shows; a block is None when their roles do not allow it.
+
+    ``credit``, ``training_due`` and ``leaderboard`` are slots for the credit
+    and education apps: their selectors fill them; until then the page shows an
+    empty state (cms/templates/cms/home/*.html).
+    """
+
+    can_refer: bool
+    referrals_by_step: list[StepCount] | None
+    open_cases: list[SpecialtyOpenCases] | None
+    updates: list
+    acknowledged_update_ids: set[int]
+    credit: object | None = None
+    training_due: object | None = None
+    leaderboard: object | None = None
+    show_credit: bool = False
+
+
+def home_blocks_for(*, user) -> HomeBlocks:
+    from portal.roles import Role
+
+    # Referring needs a patient-data role (the referral form refuses anyone else).
+    can_refer = user.can_see_patient_data
+    updates = list(updates_for(user=user, current_only=True)[:HOME_UPDATES_LIMIT])
+    return HomeBlocks(
+        can_refer=can_refer,
+        referrals_by_step=my_referrals_by_step(user=user) if can_refer else None,
+        open_cases=open_cases_in_my_specialties(user=user) if user.has_role(Role.REVIEWER) else None,
+        updates=updates,
+        acknowledged_update_ids=acknowledged_update_ids(
+            user=user, update_ids=[u.pk for u in updates if u.requires_acknowledgement]
+        ),
+        # Credit is earned by referring and reviewing.
+        show_credit=can_refer,
+    )

@@ -1,6 +1,7 @@
 """Intranet search over published pages and specialties, and the stale-pages report.
 
 Patient data is never indexed: search covers Wagtail pages and specialty names only.
+Program updates are found only by the people in their audience.
 """
 
 import datetime
@@ -19,7 +20,9 @@ def search(request):
     results = Page.objects.none()
     specialties = []
     if query:
-        results = Page.objects.live().public().specific().search(query)
+        # Program updates reach only their audience, in search as everywhere.
+        hidden = selectors.hidden_update_ids(user=request.user)
+        results = Page.objects.live().public().exclude(id__in=hidden).specific().search(query)
         if not request.GET.get("page"):
             specialties = selectors.specialties_matching(query)
     page = Paginator(results, 20).get_page(request.GET.get("page"))

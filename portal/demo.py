@@ -106,7 +106,7 @@ PEOPLE = [
         "sop",
         Profile.JobRole.ADMINISTRATION,
         "Communications editor",
-        (Role.LEADERSHIP,),
+        (Role.EDITOR,),
     ),
     DemoPerson(
         "it.admin",

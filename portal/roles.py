@@ -14,6 +14,8 @@ class Role(models.TextChoices):
     COORDINATOR = "Coordinator", "Program coordinator"
     LEADERSHIP = "Leadership", "Leadership / editor"
     ADMINISTRATOR = "Administrator", "Administrator"
+    # Drafts intranet pages and program updates and submits them; Leadership approves and publishes.
+    EDITOR = "Editor", "Intranet editor (submits for approval)"
 
 
 # Roles whose members can see a referral's patient data (PRODUCT.md, "Protected
@@ -42,6 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "portal.view_specialty",
         *[f"education.{verb}_courseassignment" for verb in ("add", "change", "delete", "view")],
     ],
+    Role.EDITOR: ["wagtailadmin.access_admin"],
     Role.ADMINISTRATOR: [
         "wagtailadmin.access_admin",
         "portal.add_department",
@@ -77,6 +80,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 ROLE_PAGE_PERMISSIONS: dict[str, list[str]] = {
     Role.LEADERSHIP: ["wagtailcore.add_page", "wagtailcore.change_page", "wagtailcore.publish_page"],
     Role.ADMINISTRATOR: ["wagtailcore.add_page", "wagtailcore.change_page", "wagtailcore.publish_page"],
+    # Editors write but do not publish: their changes go through the moderation workflow.
+    Role.EDITOR: ["wagtailcore.add_page", "wagtailcore.change_page"],
 }
 ROLE_COLLECTION_PERMISSIONS: dict[str, list[str]] = {
     role: [
@@ -85,5 +90,9 @@ ROLE_COLLECTION_PERMISSIONS: dict[str, list[str]] = {
         "wagtaildocs.add_document",
         "wagtaildocs.choose_document",
     ]
-    for role in (Role.LEADERSHIP, Role.ADMINISTRATOR)
+    for role in (Role.LEADERSHIP, Role.ADMINISTRATOR, Role.EDITOR)
 }
+
+
+# Roles that write program updates and see every update's reach (cms.selectors.can_manage_updates).
+UPDATE_MANAGER_ROLES = frozenset({Role.LEADERSHIP, Role.ADMINISTRATOR, Role.EDITOR})

@@ -143,22 +143,24 @@ def notification_send(
     link: str = "",
     level: str = Notification.LEVELS.info,
     force_email: bool = False,
+    batch_size: int = NOTIFICATION_BATCH_SIZE,
 ) -> int:
     """Notify each recipient once for an event, in-app and by e-mail per preference.
 
     ``verb`` and ``link`` must name reference numbers and ids only, never
     patient data: they travel in e-mails. Safe to call again for the same event:
     a recipient who already has it is skipped (unique recipient + event_key).
-    Returns the number of notifications created.
+    Each batch of ``batch_size`` recipients is one transaction and queues at
+    most one e-mail task. Returns the number of notifications created.
     """
     ids = sorted(set(recipient_ids))
     created_total = 0
     actor_type = ContentType.objects.get_for_model(User)
-    for start in range(0, len(ids), NOTIFICATION_BATCH_SIZE):
+    for start in range(0, len(ids), batch_size):
         created_total += _notification_send_batch(
             kind=str(kind),
             event_key=event_key,
-            recipient_ids=ids[start : start + NOTIFICATION_BATCH_SIZE],
+            recipient_ids=ids[start : start + batch_size],
             verb=verb,
             actor_type=actor_type,
             actor_id=actor.pk if actor else None,

@@ -397,3 +397,9 @@ CELERY_BEAT_SCHEDULE["education-training-reminders"] = {
     "task": "education.tasks.send_training_reminders",
     "schedule": crontab(hour=env.int("TRAINING_REMINDER_HOUR", default=6), minute=30),
 }
+
+CELERY_BEAT_SCHEDULE["intranet-update-reminders"] = {
+    # Reminds people who have not acknowledged a required, unexpired program update (once per period).
+    "task": "cms.tasks.remind_unacknowledged_updates",
+    "schedule": crontab(hour=env.int("UPDATE_REMINDER_HOUR", default=9), minute=0),
+}

@@ -50,7 +50,7 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:  # run as a script: python tests/benchmarks/run.py
     sys.path.insert(0, str(REPO))
 
-from tests.benchmarks import suite_home, suite_referrals  # noqa: E402
+from tests.benchmarks import suite_home, suite_intranet, suite_referrals  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     RESULTS_DIR,
     SETTINGS_FULL,
@@ -66,7 +66,7 @@ from tests.benchmarks.harness import (  # noqa: E402
     recreate_database,
 )
 
-SUITES = {suite_home.NAME: suite_home, suite_referrals.NAME: suite_referrals}
+SUITES = {suite_home.NAME: suite_home, suite_referrals.NAME: suite_referrals, suite_intranet.NAME: suite_intranet}
 ALL_RESULTS_FILE = "all-latest.json"
 
 

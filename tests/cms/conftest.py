@@ -91,3 +91,52 @@ def referral_through(make_user):
         return referral
 
     return _through
+
+
+@pytest.fixture
+def update_index(home_page):
+    from cms.models import ProgramUpdateIndexPage
+
+    return publish_child(home_page, ProgramUpdateIndexPage(title="Program updates", slug="updates"))
+
+
+@pytest.fixture
+def add_update(update_index):
+    """Publish a program update; ``departments`` / ``roles`` narrow its audience (else it is for everyone)."""
+    from django.contrib.auth.models import Group
+
+    from cms.models import ProgramUpdatePage
+
+    def _add(title="New turnaround targets", departments=(), roles=(), summary="What changes and when.", **fields):
+        page = ProgramUpdatePage(
+            title=title, summary=summary, audience_everyone=not departments and not roles, **fields
+        )
+        update_index.add_child(instance=page)
+        page.audience_departments.set(departments)
+        page.audience_roles.set(Group.objects.filter(name__in=[Role(r).value for r in roles]))
+        page.save_revision().publish()
+        page.refresh_from_db()
+        return page
+
+    return _add
+
+
+@pytest.fixture
+def count_queries():
+    """Count the queries run inside the block at the cursor (CaptureQueriesContext misses some once its log is full)."""
+    from contextlib import contextmanager
+
+    from django.db import connection
+
+    @contextmanager
+    def _count():
+        seen: list[str] = []
+
+        def wrapper(execute, sql, params, many, context):
+            seen.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(wrapper):
+            yield seen
+
+    return _count

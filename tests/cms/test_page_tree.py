@@ -5,7 +5,14 @@ from django.core.exceptions import ValidationError
 from wagtail.models import Page
 from wagtail.test.utils import WagtailPageTestCase
 
-from cms.models import HomePage, SpecialtyIndexPage, SpecialtyPage, StandardPage
+from cms.models import (
+    HomePage,
+    ProgramUpdateIndexPage,
+    ProgramUpdatePage,
+    SpecialtyIndexPage,
+    SpecialtyPage,
+    StandardPage,
+)
 from tests.factories import SpecialtyFactory
 
 
@@ -31,8 +38,23 @@ class PageTreeRulesTests(WagtailPageTestCase):
         self.assertCanNotCreateAt(HomePage, SpecialtyPage)
         self.assertCanNotCreateAt(StandardPage, SpecialtyPage)
 
+    def test_update_index_sits_under_home_and_holds_only_updates(self):
+        self.assertAllowedParentPageTypes(ProgramUpdateIndexPage, {HomePage})
+        self.assertAllowedSubpageTypes(ProgramUpdateIndexPage, {ProgramUpdatePage})
+        self.assertCanNotCreateAt(StandardPage, ProgramUpdateIndexPage)
+
+    def test_update_sits_only_under_the_update_index_and_has_no_children(self):
+        self.assertAllowedParentPageTypes(ProgramUpdatePage, {ProgramUpdateIndexPage})
+        self.assertAllowedSubpageTypes(ProgramUpdatePage, set())
+        self.assertCanNotCreateAt(HomePage, ProgramUpdatePage)
+        self.assertCanNotCreateAt(StandardPage, ProgramUpdatePage)
+
+    def test_home_and_standard_pages_cannot_hold_updates(self):
+        self.assertCanNotCreateAt(HomePage, ProgramUpdatePage)
+        self.assertCanNotCreateAt(SpecialtyIndexPage, ProgramUpdatePage)
+
     def test_new_page_types_cannot_be_site_roots(self):
-        for page_type in (StandardPage, SpecialtyIndexPage, SpecialtyPage):
+        for page_type in (StandardPage, SpecialtyIndexPage, SpecialtyPage, ProgramUpdateIndexPage, ProgramUpdatePage):
             self.assertCanNotCreateAt(Page, page_type)
 
     def test_there_is_one_specialty_index(self):
@@ -44,6 +66,15 @@ class PageTreeRulesTests(WagtailPageTestCase):
         home.add_child(instance=SpecialtyIndexPage(title="Specialties", slug="specialties"))
 
         self.assertFalse(SpecialtyIndexPage.can_create_at(home))
+
+    def test_there_is_one_update_index(self):
+        from portal.demo import seed_demo_home_page
+
+        seed_demo_home_page()
+        home = HomePage.objects.get()
+        home.add_child(instance=ProgramUpdateIndexPage(title="Program updates", slug="updates"))
+
+        self.assertFalse(ProgramUpdateIndexPage.can_create_at(home))
 
 
 def test_a_specialty_has_at_most_one_page(db):

@@ -1,0 +1,21 @@
+"""Celery tasks for program updates. Thin shells: ids in, idempotent (event keys per update)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def update_notify_audience(update_id: int) -> int:
+    """Notify the audience of a just-published update, in batches; safe to run again."""
+    from cms import services
+
+    return services.update_audience_notify(update_id=update_id)
+
+
+@shared_task(acks_late=True)
+def remind_unacknowledged_updates() -> int:
+    """Beat: remind who has not acknowledged a required update; once per reminder period, safe to rerun."""
+    from cms import services
+
+    return services.update_reminders_send()
