@@ -65,6 +65,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "referrals.change_holiday",
         "referrals.delete_holiday",
         "referrals.view_holiday",
+        "referrals.change_creditrule",
+        "referrals.view_creditrule",
     ],
 }
 
