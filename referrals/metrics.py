@@ -275,9 +275,16 @@ def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def volume_by_week(qs: QuerySet[Referral]) -> list[dict]:
+def volume_by_week(qs: QuerySet[Referral], start: date | None = None, end: date | None = None) -> list[dict]:
+    """Referrals per week (weeks start on Monday); with a period, its weeks without referrals show as 0."""
     rows = qs.annotate(week=TruncWeek("submitted_at")).values("week").annotate(referrals=Count("id")).order_by("week")
-    return [{"week": _as_date(r["week"]), "referrals": r["referrals"]} for r in rows]
+    counts = {_as_date(r["week"]): r["referrals"] for r in rows}
+    if start is not None and end is not None:
+        week = start - timedelta(days=start.weekday())
+        while week <= end:
+            counts.setdefault(week, 0)
+            week += timedelta(days=7)
+    return [{"week": week, "referrals": counts[week]} for week in sorted(counts)]
 
 
 def _as_date(value) -> date:
@@ -748,7 +755,7 @@ def leadership_dashboard(filters: Filters) -> dict:
     rows = clock_rows(qs)
     return {
         "summary": summary(qs),
-        "by_week": volume_by_week(qs),
+        "by_week": volume_by_week(qs, filters.start, filters.end),
         "by_channel": volume_by(qs, "channel"),
         "by_department": volume_by(qs, "department"),
         "by_specialty": volume_by(qs, "specialty"),

@@ -234,6 +234,19 @@ def test_entered_in_error_is_left_out_of_every_volume(hospital, read_at_month_en
     ]
 
 
+def test_weeks_without_referrals_show_as_zero_across_the_period(hospital, read_at_month_end):
+    weeks = metrics.volume_by_week(MARCH.cohort(), MARCH.start, MARCH.end)
+
+    assert [(w["week"], w["referrals"]) for w in weeks] == [
+        (date(2026, 2, 23), 0),  # 1 March is a Sunday
+        (date(2026, 3, 2), 6),
+        (date(2026, 3, 9), 1),
+        (date(2026, 3, 16), 0),
+        (date(2026, 3, 23), 0),
+        (date(2026, 3, 30), 0),
+    ]
+
+
 def test_volume_by_channel_department_and_specialty(hospital, read_at_month_end):
     qs = MARCH.cohort()
 
