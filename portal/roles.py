@@ -70,6 +70,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "referrals.delete_holiday",
         "referrals.view_holiday",
         *[f"education.{verb}_courseassignment" for verb in ("add", "change", "delete", "view")],
+        "referrals.change_creditrule",
+        "referrals.view_creditrule",
     ],
 }
 

@@ -231,3 +231,9 @@ def notification_preferences_set(*, user: User, deliveries: dict[str, str]) -> N
 
 def notification_mark_emailed(*, notification_ids: list[int]) -> None:
     Notification.objects.filter(id__in=notification_ids).update(emailed=True, emailed_at=timezone.now())
+
+
+@transaction.atomic
+def profile_leaderboard_visibility_set(*, user: User, hidden: bool) -> None:
+    """Show or hide this person's name on public leaderboards; their credit still counts for their department."""
+    Profile.objects.filter(pk=profile_ensure(user=user).pk).update(hide_from_leaderboards=hidden)

@@ -37,9 +37,9 @@ urlpatterns = [
     path("", include("referrals.urls")),
     # Learn: required training, quizzes, who is overdue (course and lesson pages are Wagtail pages).
     path("learn/", include("education.urls")),
-    # Navigation targets of capabilities still to land (see portal/views.coming_soon).
-    path("dashboard/", views.coming_soon, {"section": "dashboard"}, name="dashboard"),
     path("search/", cms_views.search, name="search"),
+    # My impact, leaderboards, credit rules, participation and the leadership dashboard.
+    path("", include("portal.dashboards.urls")),
     # Wagtail's front-end login (for private pages) would also bypass allauth.
     path("_util/login/", RedirectView.as_view(pattern_name="account_login", query_string=True)),
     path("", include(wagtail_urls)),

@@ -82,9 +82,3 @@ def notification_preferences(request):
         messages.success(request, "Your notification preferences are saved.")
         return redirect("notification_preferences")
     return render(request, "portal/notification_preferences.html", {"form": form})
-
-
-@two_factor_exempt
-def coming_soon(request, section: str):
-    """Navigation targets whose capability has not landed yet say so plainly."""
-    return render(request, "portal/coming_soon.html", {"section": section}, status=200)

@@ -124,7 +124,11 @@ def business_days_between(start: datetime, end: datetime) -> int:
     last = timezone.localtime(end).date()
     if last < first:
         return 0
-    holidays = holidays_between(first, last)
+    return business_days_in(first, last, holidays_between(first, last))
+
+
+def business_days_in(first: date, last: date, holidays: set[date]) -> int:
+    """Business days from ``first`` to ``last``, both included, with the holidays given (no query)."""
     return sum(1 for n in range((last - first).days + 1) if is_business_day(first + timedelta(days=n), holidays))
 
 

@@ -314,3 +314,126 @@ class ServiceLevelTarget(models.Model):
 
     def __str__(self):
         return f"{self.clock} {self.specialty or 'all'} {self.urgency}: {self.business_days}d"
+
+
+# --- Credit: recognition, never payment ---------------------------------------------------
+
+
+class CreditRule(models.Model):
+    """How many points one kind of contribution earns; an administrator edits the points.
+
+    The codes are fixed because the services award by code; a rule's points
+    are copied onto each entry, so editing a rule never rewrites the past.
+    """
+
+    class Code(models.TextChoices):
+        REFERRAL_ACCEPTED = "referral_accepted", "Referral accepted (referrer)"
+        OPINION_DELIVERED = "opinion_delivered", "Opinion delivered (referrer)"
+        SCHEDULED_HERE = "scheduled_here", "Patient scheduled for care here (referrer)"
+        REVIEW_DELIVERED = "review_delivered", "Opinion written (reviewer)"
+        COURSE_COMPLETED = "course_completed", "Course completed"
+
+    code = models.CharField(max_length=30, choices=Code, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, help_text="Shown on the credit rules page.")
+    points = models.PositiveSmallIntegerField(
+        help_text="Points per contribution; changing them affects only credit earned from now on."
+    )
+    is_active = models.BooleanField(default=True, help_text="Off: this contribution earns nothing from now on.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.name}: {self.points:+d}"
+
+
+# PRODUCT.md's defaults (migration 0004 seeds the same); PRODUCT.md names no
+# figure for review credit, so a delivered opinion earns its reviewer what it
+# earns the referrer.
+DEFAULT_CREDIT_RULES = {
+    CreditRule.Code.REFERRAL_ACCEPTED: ("Referral accepted", 1, "The program office accepted a patient you referred."),
+    CreditRule.Code.OPINION_DELIVERED: (
+        "Opinion delivered to you",
+        2,
+        "A second opinion on a patient you referred was delivered.",
+    ),
+    CreditRule.Code.SCHEDULED_HERE: (
+        "Patient scheduled for care here",
+        3,
+        "After the opinion, a patient you referred was scheduled for care at our hospital.",
+    ),
+    CreditRule.Code.REVIEW_DELIVERED: (
+        "Opinion written",
+        2,
+        "You wrote and delivered a second opinion as the reviewing physician.",
+    ),
+    CreditRule.Code.COURSE_COMPLETED: (
+        "Course completed",
+        1,
+        "You completed a program course (every lesson viewed and the quiz passed).",
+    ),
+}
+
+
+class CreditEntry(models.Model):
+    """Append-only: one award (or its reversal) of points to one person.
+
+    Never updated or deleted (on PostgreSQL a trigger refuses both); a
+    correction is a new row with the opposite sign that ``reverses`` the
+    original. The balance is a Sum.
+    """
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_entries")
+    # The person's department when the credit was earned: a move to another
+    # department does not take past credit along, and department standings are
+    # one-table sums (the shape a rollup needs).
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rule = models.ForeignKey(CreditRule, on_delete=models.PROTECT, related_name="entries")
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="credit")
+    # A course page of the education app, referenced as a plain Wagtail page so
+    # referrals does not depend on education.
+    course = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_entries"
+    )
+    points = models.IntegerField()
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", editable=False
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "credit entries"
+        indexes = [
+            models.Index(fields=["person", "-created_at"], name="credit_person_recent"),
+            models.Index(fields=["created_at", "person"], name="credit_period_person"),
+            models.Index(fields=["created_at", "department"], name="credit_period_department"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "referral", "rule"],
+                condition=Q(referral__isnull=False, reverses__isnull=True),
+                name="one_credit_per_referral_rule",
+            ),
+            models.UniqueConstraint(
+                fields=["person", "course", "rule"],
+                condition=Q(course__isnull=False, reverses__isnull=True),
+                name="one_credit_per_course_rule",
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="one_reversal_per_credit_entry"
+            ),
+            models.CheckConstraint(
+                condition=Q(referral__isnull=False, course__isnull=True)
+                | Q(referral__isnull=True, course__isnull=False),
+                name="credit_entry_names_a_referral_or_a_course",
+            ),
+            models.CheckConstraint(
+                condition=Q(reverses__isnull=True) | Q(points__lte=0), name="credit_reversal_takes_points_back"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.person_id} {self.points:+d} ({self.rule_id}) at {self.created_at:%Y-%m-%d}"

@@ -191,3 +191,28 @@ def staff_referrer_by_email(email: str) -> User | None:
         .distinct()
         .first()
     )
+
+
+# --- Credit for the home page (the figures themselves live in referrals.metrics) ------------------
+
+
+def credit_summary_for(*, user: User, period: str = "year") -> dict:
+    """My points and rank this month, quarter or year, and my points of all time (three small queries)."""
+    from referrals import metrics
+
+    rank, ranked_people, points = metrics.person_rank(user=user, since=metrics.period_start(period))
+    return {
+        "period": period,
+        "period_label": metrics.PERIODS[period],
+        "points": points,
+        "rank": rank,
+        "ranked_people": ranked_people,
+        "total_points": metrics.credit_total(user=user),
+    }
+
+
+def leaderboard_teaser(*, viewer: User | None = None, period: str = "month", limit: int = 5) -> list:
+    """The top few people this period; hidden names stay hidden (one query)."""
+    from referrals import metrics
+
+    return metrics.people_standings(since=metrics.period_start(period), viewer=viewer, limit=limit)

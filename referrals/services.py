@@ -15,7 +15,11 @@ from django.utils import timezone
 from portal.models import Profile, User
 from referrals import clocks
 from referrals.models import (
+    DEFAULT_CREDIT_RULES,
     Channel,
+    CreditEntry,
+    CreditRule,
+    DownstreamOutcome,
     HoldReason,
     RecordsLocation,
     ReferenceCounter,
@@ -233,6 +237,7 @@ def _move(
         referral.hold_reason = ""
     if referral.status != from_status:
         _restart_clock(referral, now)
+        _credit_for_move(referral, action, now)
     # Write only what the move changed: a claim should not rewrite sixty columns.
     after = _field_values(referral)
     referral.save(update_fields=[name for name in after if after[name] != before[name]] + ["updated_at"])
@@ -533,3 +538,95 @@ def patient_data_access_record(*, user: User, referrals, view: str, ip_address: 
     ]
     PatientDataAccess.objects.bulk_create(rows, batch_size=500)
     return len(rows)
+
+
+# --- Credit: written inside the transition that earns it ----------------------------------
+#
+# Claims, releases and the rest earn nothing and run no credit query: only the
+# moves below touch the ledger. The unique constraints on CreditEntry make a
+# replayed move, a double click or a retried task credit once.
+
+_REVERSING = frozenset({Action.DECLINE, Action.CANCEL, Action.ENTER_IN_ERROR})
+
+
+def _credit_for_move(referral: Referral, action: Action, now) -> None:
+    if action == Action.ACCEPT:
+        _credit_award(referral.referrer_id, CreditRule.Code.REFERRAL_ACCEPTED, referral=referral, now=now)
+    elif action == Action.DELIVER_OPINION:
+        _credit_award(referral.referrer_id, CreditRule.Code.OPINION_DELIVERED, referral=referral, now=now)
+        _credit_award(referral.reviewer_id, CreditRule.Code.REVIEW_DELIVERED, referral=referral, now=now)
+    elif action == Action.CLOSE and referral.downstream_outcome == DownstreamOutcome.SCHEDULED_HERE:
+        _credit_award(referral.referrer_id, CreditRule.Code.SCHEDULED_HERE, referral=referral, now=now)
+    elif action in _REVERSING:
+        _credit_reverse_referral(referral, action, now)
+
+
+def _credit_rule(code: str) -> CreditRule:
+    name, points, description = DEFAULT_CREDIT_RULES[CreditRule.Code(code)]
+    # Migration 0004 seeds the rules; recreate one only if it went missing (a flushed test database).
+    rule, _ = CreditRule.objects.get_or_create(
+        code=code, defaults={"name": name, "points": points, "description": description}
+    )
+    return rule
+
+
+def _credit_award(person_id, code, *, referral=None, course=None, now=None):
+    """Append one entry unless this person already has it for this referral (or course) and rule."""
+    if person_id is None:  # a referral from another channel has no staff referrer
+        return None
+    rule = _credit_rule(code)
+    if not rule.is_active:
+        return None
+    if referral is not None and referral.referrer_id == person_id:
+        department_id = referral.department_id
+    else:
+        department_id = Profile.objects.filter(user_id=person_id).values_list("department_id", flat=True).first()
+    subject = referral.reference if referral is not None else (course.title if course is not None else "")
+    entry = CreditEntry(
+        person_id=person_id,
+        department_id=department_id,
+        rule=rule,
+        referral=referral,
+        course=course,
+        points=rule.points,
+        reason=f"{rule.name}: {subject}"[:200],
+        created_at=now or timezone.now(),
+    )
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate leaves the outer transaction usable
+            entry.save(force_insert=True)
+    except IntegrityError:
+        return None  # already credited: the constraint is the guarantee, not a prior read
+    return entry
+
+
+def _credit_reverse_referral(referral: Referral, action: Action, now) -> int:
+    """Compensating entries for everything this referral earned, for everyone, once each."""
+    originals = CreditEntry.objects.filter(referral=referral, reverses__isnull=True, reversals__isnull=True)
+    label = Action(action).label.lower()
+    reversals = [
+        CreditEntry(
+            person_id=entry.person_id,
+            department_id=entry.department_id,
+            rule_id=entry.rule_id,
+            referral_id=referral.pk,
+            points=-entry.points,
+            reverses=entry,
+            reason=f"Reversed ({label}): {referral.reference}",
+            created_at=now,
+        )
+        for entry in originals
+    ]
+    # A concurrent reversal of the same entry is refused by one_reversal_per_credit_entry.
+    CreditEntry.objects.bulk_create(reversals, ignore_conflicts=True)
+    return len(reversals)
+
+
+@transaction.atomic
+def credit_award_course_completion(*, person: User, course_page, actor: User | None = None) -> CreditEntry | None:
+    """Credit a completed course, exactly once per person and course.
+
+    Called by the education app when a completion passes; returns the new
+    entry, or None when this person was already credited for this course.
+    """
+    return _credit_award(person.pk, CreditRule.Code.COURSE_COMPLETED, course=course_page, now=timezone.now())

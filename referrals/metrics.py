@@ -1,0 +1,767 @@
+"""Reads for recognition and steering: credit, leaderboards, participation, the leadership dashboard.
+
+Reads only. Every figure is an aggregate computed in the database (GROUP BY,
+conditional counts, a window RANK), so a page costs the same number of
+queries whatever the data. No patient identifier is selected anywhere here.
+Entered-in-error referrals are excluded from every referral figure (their
+credit is reversed in the ledger, so credit sums exclude them by themselves).
+
+Where rollups go (issue 5, item 7): ``people_standings`` / ``department_standings``
+read ``CreditEntry`` grouped by person or department over a period; a
+``CreditDaily(day, person, department, points)`` table refreshed by a Celery
+task serves the same GROUP BY from far fewer rows. The referral figures read
+``Referral`` grouped by week, channel, department and specialty; a
+``ReferralDaily(day, department, specialty, channel, counts…)`` table serves
+them, and a ``ReferralClock(referral, clock, business_days, ended_on, …)``
+table written after each transition commits lets the clock percentiles come
+from a histogram GROUP BY instead of the timestamps fetched in ``clock_figures``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models.functions import Rank, TruncWeek
+from django.utils import timezone
+
+from portal.models import Department, Profile, Specialty, User
+from portal.roles import Role
+from referrals import clocks
+from referrals.models import (
+    Channel,
+    ClinicalImpact,
+    Coverage,
+    CreditEntry,
+    CreditRule,
+    DiagnosisOutcome,
+    DownstreamOutcome,
+    Holiday,
+    RecommendationFollowed,
+    Referral,
+    ReferralEvent,
+    ServiceLevelTarget,
+    TreatmentOutcome,
+)
+from referrals.workflow import OPEN, Status
+
+# --- Periods ----------------------------------------------------------------------------------
+
+PERIODS = {"month": "This month", "quarter": "This quarter", "year": "This year"}
+
+
+def period_start(period: str, today: date | None = None) -> datetime:
+    """Local midnight on the first day of this calendar month, quarter or year."""
+    today = today or timezone.localdate()
+    if period == "year":
+        first = today.replace(month=1, day=1)
+    elif period == "quarter":
+        first = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
+    else:
+        first = today.replace(day=1)
+    return local_midnight(first)
+
+
+def local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# --- Percentiles --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks (PostgreSQL's percentile_cont); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- Credit and leaderboards -------------------------------------------------------------------
+
+
+def credit_total(*, user: User, since: datetime | None = None) -> int:
+    qs = CreditEntry.objects.filter(person=user)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    return qs.aggregate(total=Sum("points"))["total"] or 0
+
+
+def credit_by_rule(*, user: User) -> list[dict]:
+    """Where my points came from: per rule, how many awards stand and the points they hold."""
+    return list(
+        CreditEntry.objects.filter(person=user)
+        .values("rule__code", "rule__name")
+        .annotate(
+            points=Sum("points"),
+            awards=Count("id", filter=Q(reverses__isnull=True)),
+            reversed=Count("id", filter=Q(reverses__isnull=False)),
+        )
+        .order_by("-points", "rule__name")
+    )
+
+
+def credit_recent(*, user: User, limit: int = 20) -> QuerySet[CreditEntry]:
+    """My latest entries, naming the referral by reference only (no patient data) or the course."""
+    return (
+        CreditEntry.objects.filter(person=user)
+        .select_related("rule", "referral", "course")
+        .only("id", "points", "reason", "created_at", "rule__name", "referral__reference", "course__title")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def _people_points(since: datetime) -> QuerySet:
+    return (
+        CreditEntry.objects.filter(created_at__gte=since)
+        .values("person_id")
+        .annotate(points=Sum("points"))
+        .filter(points__gt=0)
+    )
+
+
+@dataclass
+class Standing:
+    rank: int
+    points: int
+    name: str
+    department: str
+    is_you: bool = False
+    hidden: bool = False
+    person_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+HIDDEN_NAME = "Name hidden"
+
+
+def people_standings(*, since: datetime, viewer: User | None = None, limit: int | None = 25) -> list[Standing]:
+    """People by points since ``since``; ties share a rank (competition ranking: 1, 2, 2, 4).
+
+    A person who chose to hide their name keeps their place, shown without name
+    or department (to everyone but themselves).
+    """
+    rows = (
+        _people_points(since)
+        .annotate(rank=Window(Rank(), order_by=F("points").desc()))
+        .values(
+            "person_id",
+            "points",
+            "rank",
+            "person__first_name",
+            "person__last_name",
+            "person__email",
+            "person__profile__hide_from_leaderboards",
+            "person__profile__department__name",
+        )
+        .order_by("rank", "person__last_name", "person__first_name", "person_id")
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    viewer_id = viewer.pk if viewer is not None else None
+    standings = []
+    for row in rows:
+        hidden = bool(row["person__profile__hide_from_leaderboards"])
+        is_you = row["person_id"] == viewer_id
+        name = f"{row['person__first_name']} {row['person__last_name']}".strip() or row["person__email"]
+        standings.append(
+            Standing(
+                rank=row["rank"],
+                points=row["points"],
+                name=HIDDEN_NAME if hidden and not is_you else name,
+                department="" if hidden and not is_you else (row["person__profile__department__name"] or ""),
+                is_you=is_you,
+                hidden=hidden,
+                person_id=None if hidden and not is_you else row["person_id"],
+            )
+        )
+    return standings
+
+
+def person_rank(*, user: User, since: datetime) -> tuple[int | None, int, int]:
+    """(my rank or None without points, how many people are ranked, my points) since ``since``."""
+    points = credit_total(user=user, since=since)
+    ranked = _people_points(since)
+    total = ranked.count()
+    if points <= 0:
+        return None, total, points
+    return ranked.filter(points__gt=points).count() + 1, total, points
+
+
+def department_standings(*, since: datetime) -> list[Standing]:
+    """Departments by points since ``since`` (everyone counts, hidden names too), with points per 100 staff."""
+    rows = (
+        CreditEntry.objects.filter(created_at__gte=since, department__isnull=False)
+        .values("department_id", "department__name", "department__headcount")
+        .annotate(points=Sum("points"), people=Count("person", distinct=True))
+        .filter(points__gt=0)
+        .annotate(rank=Window(Rank(), order_by=F("points").desc()))
+        .order_by("rank", "department__name")
+    )
+    return [
+        Standing(
+            rank=row["rank"],
+            points=row["points"],
+            name=row["department__name"],
+            department=row["department__name"],
+            person_id=None,
+            extra={
+                "department_id": row["department_id"],
+                "people": row["people"],
+                "per_100_staff": _per_100(row["points"], row["department__headcount"]),
+            },
+        )
+        for row in rows
+    ]
+
+
+def _per_100(count: int, headcount: int | None) -> float | None:
+    return round(100 * count / headcount, 1) if headcount else None
+
+
+def department_rank(*, department_id: int | None, since: datetime) -> tuple[int | None, int, int]:
+    """(my department's rank or None, departments ranked, its points) since ``since``."""
+    ranked = (
+        CreditEntry.objects.filter(created_at__gte=since, department__isnull=False)
+        .values("department_id")
+        .annotate(points=Sum("points"))
+        .filter(points__gt=0)
+    )
+    total = ranked.count()
+    if department_id is None:
+        return None, total, 0
+    points = (
+        CreditEntry.objects.filter(created_at__gte=since, department_id=department_id).aggregate(p=Sum("points"))["p"]
+        or 0
+    )
+    if points <= 0:
+        return None, total, points
+    return ranked.filter(points__gt=points).count() + 1, total, points
+
+
+# --- Referral cohorts and filters -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A dashboard's period (local dates, both included) and optional department, specialty, channel."""
+
+    start: date
+    end: date
+    department_id: int | None = None
+    specialty_id: int | None = None
+    channel: str = ""
+
+    def cohort(self) -> QuerySet[Referral]:
+        """Referrals submitted in the period that match the filters; never the ones entered in error."""
+        qs = Referral.objects.exclude(status=Status.ENTERED_IN_ERROR).filter(
+            submitted_at__gte=local_midnight(self.start), submitted_at__lt=local_midnight(self.end + timedelta(days=1))
+        )
+        if self.department_id:
+            qs = qs.filter(department_id=self.department_id)
+        if self.specialty_id:
+            qs = qs.filter(specialty_id=self.specialty_id)
+        if self.channel:
+            qs = qs.filter(channel=self.channel)
+        return qs
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def volume_by_week(qs: QuerySet[Referral], start: date | None = None, end: date | None = None) -> list[dict]:
+    """Referrals per week (weeks start on Monday); with a period, its weeks without referrals show as 0."""
+    rows = qs.annotate(week=TruncWeek("submitted_at")).values("week").annotate(referrals=Count("id")).order_by("week")
+    counts = {_as_date(r["week"]): r["referrals"] for r in rows}
+    if start is not None and end is not None:
+        week = start - timedelta(days=start.weekday())
+        while week <= end:
+            counts.setdefault(week, 0)
+            week += timedelta(days=7)
+    return [{"week": week, "referrals": counts[week]} for week in sorted(counts)]
+
+
+def _as_date(value) -> date:
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value
+
+
+def volume_by(qs: QuerySet[Referral], dimension: str) -> list[dict]:
+    """Referrals per channel, department or specialty, largest first."""
+    fields = {
+        "channel": "channel",
+        "department": "department__name",
+        "specialty": "specialty__name",
+    }
+    column = fields[dimension]
+    rows = qs.values(column).annotate(referrals=Count("id")).order_by("-referrals", F(column).asc(nulls_last=True))
+    labels = dict(Channel.choices)
+    out = []
+    for row in rows:
+        label = row[column]
+        if dimension == "channel":
+            label = labels.get(label, label)
+        out.append({dimension: label or "No department", "referrals": row["referrals"]})
+    return out
+
+
+FUNNEL_STEPS = [
+    ("submitted", "Submitted"),
+    ("accepted", "Accepted"),
+    ("claimed", "Claimed by a reviewer"),
+    ("delivered", "Opinion delivered"),
+    ("scheduled_here", "Scheduled for care here"),
+]
+
+
+def summary(qs: QuerySet[Referral]) -> dict:
+    """The funnel, endings, loop closure, equity and internal vs concierge volume, in one query."""
+    delivered = Q(opinion_delivered_at__isnull=False)
+    with_referrer = Q(referrer__isnull=False)
+    counts = qs.aggregate(
+        submitted=Count("id"),
+        accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+        claimed=Count("id", filter=Q(claimed_at__isnull=False) | delivered),
+        delivered=Count("id", filter=delivered),
+        scheduled_here=Count("id", filter=Q(downstream_outcome=DownstreamOutcome.SCHEDULED_HERE)),
+        declined=Count("id", filter=Q(status=Status.DECLINED)),
+        cancelled=Count("id", filter=Q(status=Status.CANCELLED)),
+        still_open=Count("id", filter=Q(status__in=list(OPEN))),
+        with_referrer=Count("id", filter=with_referrer),
+        loop_closed=Count("id", filter=with_referrer & delivered),
+        self_pay=Count("id", filter=Q(coverage=Coverage.SELF_PAY)),
+        self_pay_delivered=Count("id", filter=Q(coverage=Coverage.SELF_PAY) & delivered),
+        financial_assistance=Count("id", filter=Q(coverage=Coverage.FINANCIAL_ASSISTANCE)),
+        financial_assistance_delivered=Count("id", filter=Q(coverage=Coverage.FINANCIAL_ASSISTANCE) & delivered),
+        interpreter=Count("id", filter=Q(interpreter_needed=True)),
+        interpreter_delivered=Count("id", filter=Q(interpreter_needed=True) & delivered),
+        internal=Count("id", filter=Q(channel=Channel.STAFF_PORTAL)),
+        concierge=Count("id", filter=Q(channel=Channel.CONCIERGE)),
+        other_channels=Count("id", filter=Q(channel__in=[Channel.PUBLIC_WEB, Channel.OTHER])),
+    )
+    total = counts["submitted"]
+    counts["loop_closure_rate"] = _share(counts["loop_closed"], counts["with_referrer"])
+    counts["funnel"] = [
+        {"step": label, "referrals": counts[key], "share_of_submitted": _share(counts[key], total)}
+        for key, label in FUNNEL_STEPS
+    ]
+    counts["equity"] = [
+        {
+            "group": label,
+            "referrals": counts[key],
+            "share_of_all": _share(counts[key], total),
+            "opinion_delivered": counts[f"{key}_delivered"],
+            "delivered_rate": _share(counts[f"{key}_delivered"], counts[key]),
+        }
+        for key, label in (
+            ("self_pay", "Self-pay"),
+            ("financial_assistance", "Financial assistance requested"),
+            ("interpreter", "Interpreter needed"),
+        )
+    ]
+    counts["equity"].append(
+        {
+            "group": "All referrals",
+            "referrals": total,
+            "share_of_all": _share(total, total),
+            "opinion_delivered": counts["delivered"],
+            "delivered_rate": _share(counts["delivered"], total),
+        }
+    )
+    counts["sources"] = [
+        {
+            "source": "Internal (staff portal)",
+            "referrals": counts["internal"],
+            "share": _share(counts["internal"], total),
+        },
+        {"source": "Concierge partners", "referrals": counts["concierge"], "share": _share(counts["concierge"], total)},
+        {
+            "source": "Public web and other",
+            "referrals": counts["other_channels"],
+            "share": _share(counts["other_channels"], total),
+        },
+    ]
+    return counts
+
+
+OUTCOME_MEASURES = [
+    ("diagnosis_outcome", "Diagnosis", DiagnosisOutcome),
+    ("treatment_outcome", "Treatment", TreatmentOutcome),
+    ("clinical_impact", "Clinical impact", ClinicalImpact),
+    ("downstream_outcome", "Downstream", DownstreamOutcome),
+    ("recommendation_followed", "Recommendation followed", RecommendationFollowed),
+]
+
+
+def outcome_mix(qs: QuerySet[Referral]) -> list[dict]:
+    """Each outcome measure's values among delivered opinions (closed cases for the downstream ones), one query."""
+    aggregates = {"delivered": Count("id", filter=Q(opinion_delivered_at__isnull=False))}
+    for column, _, choices in OUTCOME_MEASURES:
+        for value in choices.values:
+            aggregates[f"{column}__{value}"] = Count("id", filter=Q(**{column: value}))
+    counts = qs.aggregate(**aggregates)
+    rows = []
+    for column, measure, choices in OUTCOME_MEASURES:
+        recorded = sum(counts[f"{column}__{value}"] for value in choices.values)
+        for value, label in choices.choices:
+            n = counts[f"{column}__{value}"]
+            rows.append({"measure": measure, "outcome": label, "referrals": n, "share": _share(n, recorded)})
+    return rows
+
+
+# --- Service-level clocks, in business days with holds and questions paused ------------------------
+
+CLOCKS = [
+    (ServiceLevelTarget.Clock.TRIAGE, "Triage", "submitted_at", "triage_end"),
+    (ServiceLevelTarget.Clock.QUEUE, "Queue", "accepted_at", "claimed_at"),
+    (ServiceLevelTarget.Clock.REVIEW, "Review", "review_started_at", "opinion_delivered_at"),
+]
+_PAUSE_KINDS = {
+    ReferralEvent.Kind.HOLD_SET: ("hold", True),
+    ReferralEvent.Kind.HOLD_CLEARED: ("hold", False),
+    ReferralEvent.Kind.INFO_REQUESTED: ("info", True),
+    ReferralEvent.Kind.INFO_ANSWERED: ("info", False),
+}
+_CLOCK_COLUMNS = (
+    "id",
+    "status",
+    "specialty_id",
+    "urgency",
+    "reviewer_id",
+    "submitted_at",
+    "accepted_at",
+    "claimed_at",
+    "review_started_at",
+    "opinion_delivered_at",
+    "ended_at",
+)
+
+
+def pause_intervals(events: list[tuple[str, datetime]]) -> list[tuple[datetime, datetime | None]]:
+    """Intervals during which a hold or an open question paused the clocks (None: still paused)."""
+    open_flags: set[str] = set()
+    intervals: list[tuple[datetime, datetime | None]] = []
+    started = None
+    for kind, at in sorted(events, key=lambda e: e[1]):
+        flag, on = _PAUSE_KINDS[kind]
+        was_paused = bool(open_flags)
+        if on:
+            open_flags.add(flag)
+        else:
+            open_flags.discard(flag)
+        if not was_paused and open_flags:
+            started = at
+        elif was_paused and not open_flags:
+            intervals.append((started, at))
+    if open_flags:
+        intervals.append((started, None))
+    return intervals
+
+
+class BusinessCalendar:
+    """Business days between two moments, counted like ``referrals.clocks`` with holidays read once."""
+
+    def __init__(self, holidays: set[date]):
+        self.holidays = holidays
+
+    def between(self, start: datetime, end: datetime) -> int:
+        first = timezone.localtime(start).date() + timedelta(days=1)
+        last = timezone.localtime(end).date()
+        return clocks.business_days_in(first, last, self.holidays) if last >= first else 0
+
+    def paused_between(self, start: datetime, end: datetime, intervals) -> int:
+        days = 0
+        for pause_start, pause_end in intervals:
+            lo, hi = max(start, pause_start), min(end, pause_end or end)
+            if hi > lo:
+                days += self.between(lo, hi)
+        return days
+
+    def clock_days(self, start: datetime, end: datetime, intervals) -> int:
+        return max(0, self.between(start, end) - self.paused_between(start, end, intervals))
+
+
+@dataclass
+class ClockRows:
+    """Per referral in a cohort: its timestamps and pause intervals; read in three queries."""
+
+    rows: list[dict]
+    pauses: dict[int, list]
+    calendar: BusinessCalendar
+
+    def durations(self, clock: str) -> list[tuple[dict, int]]:
+        _, _, start_col, end_col = next(c for c in CLOCKS if c[0] == clock)
+        out = []
+        for row in self.rows:
+            start, end = row[start_col], row[end_col]
+            if start is not None and end is not None:
+                out.append((row, self.calendar.clock_days(start, end, self.pauses.get(row["id"], []))))
+        return out
+
+    def claim_to_delivery(self) -> list[tuple[dict, int]]:
+        out = []
+        for row in self.rows:
+            if row["claimed_at"] and row["opinion_delivered_at"]:
+                pauses = self.pauses.get(row["id"], [])
+                out.append((row, self.calendar.clock_days(row["claimed_at"], row["opinion_delivered_at"], pauses)))
+        return out
+
+
+def clock_rows(qs: QuerySet[Referral]) -> ClockRows:
+    rows = list(qs.order_by().values(*_CLOCK_COLUMNS))
+    for row in rows:
+        # Triage ends at acceptance, or at a decline (a cancel before triage is no triage).
+        row["triage_end"] = row["accepted_at"] or (row["ended_at"] if row["status"] == Status.DECLINED else None)
+    events: dict[int, list] = defaultdict(list)
+    for referral_id, kind, at in (
+        ReferralEvent.objects.filter(referral__in=qs.order_by().values("id"), kind__in=list(_PAUSE_KINDS))
+        .order_by()
+        .values_list("referral_id", "kind", "created_at")
+    ):
+        events[referral_id].append((kind, at))
+    pauses = {rid: pause_intervals(evs) for rid, evs in events.items()}
+    starts = [row["submitted_at"] for row in rows]
+    holidays: set[date] = set()
+    if starts:
+        first = timezone.localtime(min(starts)).date()
+        holidays = set(Holiday.objects.filter(date__gte=first).values_list("date", flat=True))
+    return ClockRows(rows=rows, pauses=pauses, calendar=BusinessCalendar(holidays))
+
+
+def _targets() -> dict:
+    table = {(t.clock, t.specialty_id, t.urgency): t.business_days for t in ServiceLevelTarget.objects.all()}
+
+    def target(clock, specialty_id, urgency):
+        for key in ((clock, specialty_id, urgency), (clock, None, urgency)):
+            if key in table:
+                return table[key]
+        return clocks.DEFAULT_TARGETS[(clock, urgency)]
+
+    return target
+
+
+def clock_figures(rows: ClockRows) -> list[dict]:
+    """Each clock's count, median and 90th percentile in business days, and how many ran past target."""
+    target = _targets()
+    out = []
+    for clock, label, _, _ in CLOCKS:
+        durations = rows.durations(clock)
+        days = [d for _, d in durations]
+        late = sum(1 for row, d in durations if d > target(clock, row["specialty_id"], row["urgency"]))
+        out.append(
+            {
+                "clock": label,
+                "completed": len(days),
+                "median_business_days": _round(percentile(days, 0.5)),
+                "p90_business_days": _round(percentile(days, 0.9)),
+                "past_target": late,
+                "within_target_share": _share(len(days) - late, len(days)),
+            }
+        )
+    return out
+
+
+def _round(value):
+    return None if value is None else round(value, 1)
+
+
+def open_past_target(qs: QuerySet[Referral]) -> list[dict]:
+    """Open cases whose running clock is past its deadline now (paused clocks are not running)."""
+    now = timezone.now()
+    rows = (
+        qs.filter(status__in=list(clocks.CLOCK_OF_STATUS), clock_due_at__lt=now, clock_paused_at__isnull=True)
+        .values("status")
+        .annotate(cases=Count("id"))
+    )
+    by_status = {r["status"]: r["cases"] for r in rows}
+    return [
+        {"clock": label, "open_cases_past_target": by_status.get(status, 0)}
+        for status, clock in clocks.CLOCK_OF_STATUS.items()
+        for code, label, _, _ in CLOCKS
+        if code == clock
+    ]
+
+
+# --- Participation ------------------------------------------------------------------------------------
+
+
+def _name(first: str, last: str, email: str) -> str:
+    return f"{first} {last}".strip() or email
+
+
+def reviewer_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dict]:
+    """Per reviewer: cases claimed (and still theirs), opinions delivered, median claim → delivery."""
+    counts = (
+        qs.filter(reviewer__isnull=False)
+        .values("reviewer_id", "reviewer__first_name", "reviewer__last_name", "reviewer__email")
+        .annotate(
+            claimed=Count("id"),
+            delivered=Count("id", filter=Q(opinion_delivered_at__isnull=False)),
+        )
+        .order_by("-delivered", "-claimed", "reviewer__last_name")
+    )
+    per_reviewer: dict[int, list[int]] = defaultdict(list)
+    for row, days in rows.claim_to_delivery():
+        per_reviewer[row["reviewer_id"]].append(days)
+    return [
+        {
+            "reviewer": _name(r["reviewer__first_name"], r["reviewer__last_name"], r["reviewer__email"]),
+            "claimed": r["claimed"],
+            "delivered": r["delivered"],
+            "median_claim_to_delivery_business_days": _round(percentile(per_reviewer[r["reviewer_id"]], 0.5)),
+        }
+        for r in counts
+    ]
+
+
+def specialty_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dict]:
+    """Per specialty: referrals, median time in queue, active reviewers ÷ credentialed reviewers."""
+    through = Profile.review_specialties.through
+    credentialed = dict(
+        through.objects.filter(profile__user__is_active=True, profile__user__groups__name=Role.REVIEWER)
+        .values("specialty_id")
+        .annotate(n=Count("profile_id", distinct=True))
+        .values_list("specialty_id", "n")
+    )
+    activity = {
+        r["specialty_id"]: r
+        for r in qs.values("specialty_id").annotate(
+            referrals=Count("id"), active_reviewers=Count("reviewer", distinct=True)
+        )
+    }
+    queue_days: dict[int, list[int]] = defaultdict(list)
+    for row, days in rows.durations(ServiceLevelTarget.Clock.QUEUE):
+        queue_days[row["specialty_id"]].append(days)
+    out = []
+    for specialty in Specialty.objects.filter(Q(is_active=True) | Q(pk__in=list(activity))).order_by("name"):
+        act = activity.get(specialty.pk, {"referrals": 0, "active_reviewers": 0})
+        n_credentialed = credentialed.get(specialty.pk, 0)
+        out.append(
+            {
+                "specialty": specialty.name,
+                "referrals": act["referrals"],
+                "median_queue_business_days": _round(percentile(queue_days[specialty.pk], 0.5)),
+                "active_reviewers": act["active_reviewers"],
+                "credentialed_reviewers": n_credentialed,
+                "active_share": _share(act["active_reviewers"], n_credentialed),
+            }
+        )
+    return out
+
+
+def department_participation(qs: QuerySet[Referral]) -> list[dict]:
+    """Per department: referrals, referring clinicians, referrals per 100 staff, staff with a completed course.
+
+    Course completion is read from the credit ledger (one award per person and
+    course) until the education app's completion records land.
+    """
+    activity = {
+        r["department_id"]: r
+        for r in qs.filter(department__isnull=False)
+        .values("department_id")
+        .annotate(referrals=Count("id"), referrers=Count("referrer", distinct=True))
+    }
+    trained = dict(
+        CreditEntry.objects.filter(rule__code=CreditRule.Code.COURSE_COMPLETED, reverses__isnull=True)
+        .values("department_id")
+        .annotate(n=Count("person", distinct=True))
+        .values_list("department_id", "n")
+    )
+    out = []
+    for department in Department.objects.order_by("name"):
+        act = activity.get(department.pk, {"referrals": 0, "referrers": 0})
+        out.append(
+            {
+                "department": department.name,
+                "referrals": act["referrals"],
+                "referring_clinicians": act["referrers"],
+                "referrals_per_100_staff": _per_100(act["referrals"], department.headcount),
+                "staff_with_a_completed_course": trained.get(department.pk, 0),
+                "training_share": _share(trained.get(department.pk, 0), department.headcount),
+            }
+        )
+    return out
+
+
+LAPSED_AFTER_DAYS = 90
+
+
+def referrer_outreach(*, today: date | None = None, limit: int = 15) -> dict[str, list[dict]]:
+    """New, top and lapsed referrers for coordinator outreach, relative to the last 90 days.
+
+    new: first referral within the last 90 days; top: most referrals in the
+    last 90 days; lapsed: referred before, none in the last 90 days.
+    """
+    today = today or timezone.localdate()
+    cutoff = local_midnight(today - timedelta(days=LAPSED_AFTER_DAYS))
+    base = (
+        Referral.objects.exclude(status=Status.ENTERED_IN_ERROR)
+        .filter(referrer__isnull=False)
+        .values(
+            "referrer_id",
+            "referrer__first_name",
+            "referrer__last_name",
+            "referrer__email",
+            "referrer__profile__department__name",
+        )
+        .annotate(
+            first=Min("submitted_at"),
+            last=Max("submitted_at"),
+            total=Count("id"),
+            recent=Count("id", filter=Q(submitted_at__gte=cutoff)),
+        )
+    )
+
+    def shape(rows):
+        return [
+            {
+                "referrer": _name(r["referrer__first_name"], r["referrer__last_name"], r["referrer__email"]),
+                "department": r["referrer__profile__department__name"] or "",
+                "referrals_last_90_days": r["recent"],
+                "referrals_ever": r["total"],
+                "first_referral": timezone.localtime(r["first"]).date(),
+                "last_referral": timezone.localtime(r["last"]).date(),
+            }
+            for r in rows
+        ]
+
+    return {
+        "new": shape(base.filter(first__gte=cutoff).order_by("-first", "referrer__last_name")[:limit]),
+        "top": shape(base.filter(recent__gt=0).order_by("-recent", "referrer__last_name")[:limit]),
+        "lapsed": shape(base.filter(last__lt=cutoff).order_by("-last", "referrer__last_name")[:limit]),
+    }
+
+
+def reviews_of(*, user: User) -> dict:
+    """A reviewer's own participation: in progress, delivered, median claim → delivery (business days)."""
+    qs = Referral.objects.exclude(status=Status.ENTERED_IN_ERROR).filter(reviewer=user)
+    counts = qs.aggregate(
+        in_progress=Count("id", filter=Q(status__in=[Status.CLAIMED, Status.IN_REVIEW])),
+        delivered=Count("id", filter=Q(opinion_delivered_at__isnull=False)),
+    )
+    days = [d for _, d in clock_rows(qs).claim_to_delivery()]
+    counts["median_claim_to_delivery_business_days"] = _round(percentile(days, 0.5))
+    return counts
+
+
+def leadership_dashboard(filters: Filters) -> dict:
+    """Every figure of the leadership dashboard for one period and filter set, in a constant number of queries."""
+    qs = filters.cohort()
+    rows = clock_rows(qs)
+    return {
+        "summary": summary(qs),
+        "by_week": volume_by_week(qs, filters.start, filters.end),
+        "by_channel": volume_by(qs, "channel"),
+        "by_department": volume_by(qs, "department"),
+        "by_specialty": volume_by(qs, "specialty"),
+        "outcomes": outcome_mix(qs),
+        "clocks": clock_figures(rows),
+        "open_past_target": open_past_target(qs),
+        "reviewers": reviewer_participation(qs, rows),
+        "specialties": specialty_participation(qs, rows),
+    }
