@@ -300,6 +300,7 @@ def update_reach(*, update) -> Reach:
 
 # --- Home page -------------------------------------------------------------------------
 
+HOME_LEADERBOARD_LIMIT = 5
 HOME_UPDATES_LIMIT = 5
 
 
@@ -345,9 +346,9 @@ def open_cases_in_my_specialties(*, user) -> list[SpecialtyOpenCases]:
 class HomeBlocks:
     """What the signed-in person's home page shows; a block is None when their roles do not allow it.
 
-    ``credit``, ``training_due`` and ``leaderboard`` are slots for the credit
-    and education apps: their selectors fill them; until then the page shows an
-    empty state (cms/templates/cms/home/*.html).
+    ``credit`` (my points and rank this month), ``training_due`` (required
+    courses) and ``leaderboard`` (the month's leading departments) come from
+    the referrals and education apps' selectors.
     """
 
     can_refer: bool
@@ -362,12 +363,18 @@ class HomeBlocks:
 
 
 def home_blocks_for(*, user) -> HomeBlocks:
+    from education.selectors import training_status_for
     from portal.roles import Role
+    from referrals import metrics
+    from referrals.selectors import credit_summary_for
 
     # Referring needs a patient-data role (the referral form refuses anyone else).
     can_refer = user.can_see_patient_data
     updates = list(updates_for(user=user, current_only=True)[:HOME_UPDATES_LIMIT])
     return HomeBlocks(
+        credit=credit_summary_for(user=user, period="month") if can_refer else None,
+        training_due=training_status_for(user),
+        leaderboard=metrics.department_standings(since=metrics.period_start("month"))[:HOME_LEADERBOARD_LIMIT],
         can_refer=can_refer,
         referrals_by_step=my_referrals_by_step(user=user) if can_refer else None,
         open_cases=open_cases_in_my_specialties(user=user) if user.has_role(Role.REVIEWER) else None,

@@ -24,7 +24,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from cms.blocks import INLINE_FEATURES, BodyBlock
-from portal.roles import Role
+from portal.roles import Role, role_choices, role_groups_only
 
 # --- The quiz, as editors write it --------------------------------------------------------
 
@@ -130,7 +130,7 @@ class CoursePage(Page):  # noqa: DJ008 (Page defines __str__)
     audience_role = models.CharField(
         max_length=20,
         blank=True,
-        choices=Role.choices,
+        choices=role_choices,
         help_text="Leave empty for all staff; otherwise only people with this role may take the course.",
     )
     questions = StreamField(QuizBlock(min_num=1), help_text="The quiz. Answers are checked on the server.")
@@ -349,7 +349,7 @@ class CourseAssignment(models.Model):
         "auth.Group",
         blank=True,
         related_name="+",
-        limit_choices_to={"name__in": Role.values},
+        limit_choices_to=role_groups_only,
         help_text="People with any of these roles must take it.",
     )
     departments = models.ManyToManyField(

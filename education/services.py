@@ -23,6 +23,7 @@ from portal import services as portal_services
 from portal.models import User
 from portal.notification_kinds import NotificationKind
 from portal.roles import Role
+from referrals import services as referral_services
 
 logger = logging.getLogger(__name__)
 
@@ -184,18 +185,13 @@ def _complete_if_done(*, progress: CourseProgress, course: CoursePage, now: date
 
 
 def completion_credit_award(*, progress: CourseProgress) -> None:
-    """THE place where completing a course earns credit; runs exactly once per completed round.
+    """Completing a course earns its credit; runs exactly once per completed round.
 
     It is called inside the completing transaction, right after the round turned
-    "passed" under the person's row lock, so it runs once per CourseProgress row
-    however many clicks, tabs or retries led here.
-
-    LEAD, after merging the credit ledger branch: call the credit service here,
-    e.g. ``credit.services.credit_award(person=progress.user, source=progress,
-    rule="course_completion", actor=None)`` with the ledger's unique constraint
-    keyed on this ``progress.pk``. Until then completion earns no credit: nothing
-    is faked here.
+    "passed" under the person's row lock. The ledger's own constraint (one entry
+    per person, course and rule) makes a recertification round earn nothing more.
     """
+    referral_services.credit_award_course_completion(person=progress.user, course_page=progress.course)
 
 
 @transaction.atomic

@@ -18,6 +18,16 @@ class Role(models.TextChoices):
     EDITOR = "Editor", "Intranet editor (submits for approval)"
 
 
+def role_choices() -> list[tuple[str, str]]:
+    """The roles as field choices (a callable, so adding a role needs no migration)."""
+    return Role.choices
+
+
+def role_groups_only() -> models.Q:
+    """Limits a group field to the portal's role groups (a callable, for the same reason)."""
+    return models.Q(name__in=Role.values)
+
+
 # Roles whose members can see a referral's patient data (PRODUCT.md, "Protected
 # health information"); two-factor is required for them. Leadership sees
 # aggregates only.

@@ -10,6 +10,8 @@ from django.utils import timezone
 from education import services
 from education.models import CourseProgress, LessonView
 from portal.roles import Role
+from referrals.metrics import credit_total
+from referrals.models import CreditEntry, CreditRule
 from tests.education.conftest import Answers, assign, lessons_of, read_all, take_quiz
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +158,38 @@ def test_a_completion_still_valid_keeps_its_round(clinician, course):
     services.lesson_view_record(actor=clinician, lesson=lessons_of(course)[0])
 
     assert CourseProgress.objects.count() == 1
+
+
+# --- Credit in the ledger -----------------------------------------------------------------
+
+
+def _course_credit(person, course) -> list[tuple[str, int]]:
+    return list(CreditEntry.objects.filter(person=person, course_id=course.pk).values_list("rule__code", "points"))
+
+
+def test_completing_a_course_earns_its_credit_once(clinician, course):
+    read_all(clinician, course)
+    _pass(clinician, course)
+    read_all(clinician, course)
+
+    assert _course_credit(clinician, course) == [(CreditRule.Code.COURSE_COMPLETED, 1)]
+    assert credit_total(user=clinician) == 1
+
+
+def test_a_course_not_yet_complete_earns_nothing(clinician, course):
+    _pass(clinician, course)  # quiz passed, lessons unread
+
+    assert _course_credit(clinician, course) == []
+
+
+def test_a_recertification_round_does_not_earn_the_course_credit_again(clinician, course):
+    assign(course, roles=[Role.CLINICIAN], due_date=datetime.date(2030, 1, 1), recertify_every_months=12)
+    read_all(clinician, course)
+    _pass(clinician, course)
+    CourseProgress.objects.update(completed_at=timezone.now() - datetime.timedelta(days=400))
+
+    read_all(clinician, course)  # opens and reads the second round
+    _pass(clinician, course)
+
+    assert CourseProgress.objects.filter(status=CourseProgress.Status.PASSED).count() == 2
+    assert _course_credit(clinician, course) == [(CreditRule.Code.COURSE_COMPLETED, 1)]
