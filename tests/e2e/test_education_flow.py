@@ -1,7 +1,5 @@
 """Required training in a real browser: a clinician sees a course due, reads its lessons, fails the quiz,
-passes it on the second attempt and sees the course complete; the page source never held the answers.
-
-(Credit for the completion is shown once the credit ledger lands: see education.services.completion_credit_award.)
+passes it on the second attempt, sees the course complete and its credit; the page source never held the answers.
 """
 
 from __future__ import annotations
@@ -91,6 +89,11 @@ def test_clinician_takes_required_training_to_completion(browser, live_server, w
     page.get_by_text("Course complete.").wait_for()
     page.goto(f"{live_server.url}/learn/")
     page.get_by_text("Nothing required of you is due. Thank you.").wait_for()
+
+    # 5. The completion earned its credit, once.
+    page.goto(f"{live_server.url}/impact/")
+    assert page.locator('[data-figure="total"]').inner_text().strip() == "1"
+    page.get_by_role("row", name=re.compile(r"Course completed")).wait_for()
 
     progress = CourseProgress.objects.get(user=clinician)
     assert progress.status == CourseProgress.Status.PASSED
