@@ -14,6 +14,9 @@ def portal(request):
         # Counted only if the page renders the header's badge.
         unread_count = SimpleLazyObject(lambda: selectors.unread_count(user=user))
         roles = {
+            # Referring (and following one's referrals) needs a role that may see patient data.
+            "can_refer": user.can_see_patient_data,
+            "is_editor": user.has_role(Role.EDITOR),
             "is_reviewer": user.has_role(Role.REVIEWER),
             "is_coordinator": user.has_role(Role.COORDINATOR),
             "is_leadership": user.has_role(Role.LEADERSHIP),

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from portal.roles import Role
+from portal.roles import PATIENT_DATA_ROLES, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,9 @@ def test_layout_has_landmarks_a_skip_link_and_the_refer_button(client, clinician
         ((Role.LEADERSHIP,), ["Dashboard"], ["Review queue"]),
         ((Role.COORDINATOR,), ["Board", "Dashboard"], ["Review queue"]),
         ((Role.CLINICIAN,), ["My referrals"], ["Board"]),
+        # Leadership and editors see aggregates only: nothing to refer or follow.
+        ((Role.LEADERSHIP,), ["Learn", "My impact"], ["My referrals", "Refer"]),
+        ((Role.EDITOR,), ["Learn"], ["My referrals", "Refer", "Dashboard"]),
     ],
 )
 def test_navigation_is_shown_by_role(client, make_user, home_page, two_factor_ready, roles, visible, hidden):
@@ -68,6 +71,7 @@ def test_navigation_is_shown_by_role(client, make_user, home_page, two_factor_re
         assert f">{label}</a>" in nav, label
     for label in hidden:
         assert f">{label}</a>" not in nav, label
+    assert ("Refer a patient</a>" in nav) == any(Role(r) in PATIENT_DATA_ROLES for r in roles)
 
 
 def test_demo_mode_shows_that_two_factor_is_relaxed(client, clinician, home_page, settings):
@@ -86,10 +90,11 @@ def test_home_page_query_count_does_not_grow_with_notifications(
 
     two_factor_ready(clinician)
     client.get("/")
-    with django_assert_max_num_queries(16):
+    # 17 measured: the page, my referrals, updates, my credit and rank, training, the departments' board, the badge.
+    with django_assert_max_num_queries(17):
         assert client.get("/").status_code == 200
     services.notification_send(kind="general", event_key="bulk", recipient_ids=[clinician.pk], verb="Program news")
     for i in range(40):
         services.notification_send(kind="general", event_key=f"bulk:{i}", recipient_ids=[clinician.pk], verb="News")
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         assert client.get("/").status_code == 200

@@ -73,14 +73,20 @@ def test_credit_pages_open_for_every_signed_in_person(client, make_user, two_fac
     _assert_strict(response)
 
 
-def test_navigation_offers_my_impact_and_leaderboards_but_no_dashboard_to_a_clinician(
-    client, make_user, home_page, two_factor_ready
-):
+def test_navigation_offers_my_impact_but_no_dashboard_to_a_clinician(client, make_user, home_page, two_factor_ready):
     two_factor_ready(make_user(Role.CLINICIAN))
     nav = client.get("/").content.decode().split('<nav class="navbar', 1)[1].split("</nav>", 1)[0]
 
-    assert ">My impact</a>" in nav and ">Leaderboards</a>" in nav
+    assert ">My impact</a>" in nav
     assert ">Dashboard</a>" not in nav
+
+
+def test_my_impact_leads_to_the_leaderboards(client, make_user, two_factor_ready):
+    two_factor_ready(make_user(Role.CLINICIAN))
+
+    html = client.get("/impact/").content.decode()
+
+    assert 'id="leaderboards-link"' in html and 'href="/leaderboards/"' in html
 
 
 # --- The leadership dashboard -----------------------------------------------------------------------
