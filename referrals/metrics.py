@@ -468,11 +468,30 @@ class BusinessCalendar:
 
     def __init__(self, holidays: set[date]):
         self.holidays = holidays
+        # Business days from an origin up to each day, so a count is one subtraction
+        # (a year's dashboard asks for tens of thousands of them).
+        self._origin: date | None = None
+        self._running: list[int] = []
+        self._tz = timezone.get_current_timezone()  # looked up once: per call it costs more than the count
+
+    def _through(self, day: date) -> int:
+        """Business days from the origin up to and including ``day``."""
+        if self._origin is None or day < self._origin:
+            self._origin = day - timedelta(days=1)
+            self._running = [0]
+        index = (day - self._origin).days
+        while len(self._running) <= index:
+            next_day = self._origin + timedelta(days=len(self._running))
+            self._running.append(self._running[-1] + clocks.is_business_day(next_day, self.holidays))
+        return self._running[index]
 
     def between(self, start: datetime, end: datetime) -> int:
-        first = timezone.localtime(start).date() + timedelta(days=1)
-        last = timezone.localtime(end).date()
-        return clocks.business_days_in(first, last, self.holidays) if last >= first else 0
+        first = start.astimezone(self._tz).date() + timedelta(days=1)
+        last = end.astimezone(self._tz).date()
+        if last < first:
+            return 0
+        before = self._through(first - timedelta(days=1))  # the earlier day first: it may move the origin back
+        return self._through(last) - before
 
     def paused_between(self, start: datetime, end: datetime, intervals) -> int:
         days = 0
@@ -493,23 +512,25 @@ class ClockRows:
     rows: list[dict]
     pauses: dict[int, list]
     calendar: BusinessCalendar
+    _spans: dict = field(default_factory=dict)  # (start column, end column) -> [(row, business days)]
+
+    def span(self, start_col: str, end_col: str) -> list[tuple[dict, int]]:
+        """Business days from one timestamp to another, pauses taken off, for every row that has both."""
+        key = (start_col, end_col)
+        if key not in self._spans:
+            self._spans[key] = [
+                (row, self.calendar.clock_days(row[start_col], row[end_col], self.pauses.get(row["id"], ())))
+                for row in self.rows
+                if row[start_col] is not None and row[end_col] is not None
+            ]
+        return self._spans[key]
 
     def durations(self, clock: str) -> list[tuple[dict, int]]:
         _, _, start_col, end_col = next(c for c in CLOCKS if c[0] == clock)
-        out = []
-        for row in self.rows:
-            start, end = row[start_col], row[end_col]
-            if start is not None and end is not None:
-                out.append((row, self.calendar.clock_days(start, end, self.pauses.get(row["id"], []))))
-        return out
+        return self.span(start_col, end_col)
 
     def claim_to_delivery(self) -> list[tuple[dict, int]]:
-        out = []
-        for row in self.rows:
-            if row["claimed_at"] and row["opinion_delivered_at"]:
-                pauses = self.pauses.get(row["id"], [])
-                out.append((row, self.calendar.clock_days(row["claimed_at"], row["opinion_delivered_at"], pauses)))
-        return out
+        return self.span("claimed_at", "opinion_delivered_at")
 
 
 def clock_rows(qs: QuerySet[Referral]) -> ClockRows:
