@@ -91,11 +91,23 @@ def leaderboard_visibility(request):
     return redirect("my_impact")
 
 
+LEADERBOARD_SIZE = 25
+
+
 @require_GET
 def leaderboards(request):
     """People and departments by points this month, quarter or year; ties share a rank."""
     period = _period(request)
     since = metrics.period_start(period)
+    people = metrics.people_standings(since=since, viewer=request.user, limit=LEADERBOARD_SIZE)
+    me = None
+    if not any(p.is_you for p in people):
+        # Below the top of the board: show where I stand under it.
+        rank, _, points = metrics.person_rank(user=request.user, since=since)
+        if rank is not None:
+            me = metrics.Standing(
+                rank=rank, points=points, name=request.user.get_full_name(), department="", is_you=True
+            )
     return render(
         request,
         "portal/dashboards/leaderboards.html",
@@ -103,7 +115,8 @@ def leaderboards(request):
             "period": period,
             "period_label": metrics.PERIODS[period],
             "periods": metrics.PERIODS,
-            "people": metrics.people_standings(since=since, viewer=request.user, limit=25),
+            "people": people,
+            "me": me,
             "departments": metrics.department_standings(since=since),
         },
     )
