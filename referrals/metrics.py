@@ -183,14 +183,33 @@ def people_standings(*, since: datetime, viewer: User | None = None, limit: int 
     return standings
 
 
-def person_rank(*, user: User, since: datetime) -> tuple[int | None, int, int]:
-    """(my rank or None without points, how many people are ranked, my points) since ``since``."""
-    points = credit_total(user=user, since=since)
-    ranked = _people_points(since)
-    total = ranked.count()
-    if points <= 0:
-        return None, total, points
-    return ranked.filter(points__gt=points).count() + 1, total, points
+def _rank_among(ranked: QuerySet, points: int) -> tuple[int | None, int]:
+    """(competition rank of ``points`` or None when not positive, how many are ranked), in one query."""
+    counts = ranked.aggregate(ranked=Count("points"), above=Count("points", filter=Q(points__gt=points)))
+    return (counts["above"] + 1 if points > 0 else None), counts["ranked"]
+
+
+def person_rank(*, user: User, since: datetime, points: int | None = None) -> tuple[int | None, int, int]:
+    """(my rank or None without points, how many people are ranked, my points) since ``since``.
+
+    Two queries; one when the caller already knows my points for the period.
+    """
+    if points is None:
+        points = credit_total(user=user, since=since)
+    rank, total = _rank_among(_people_points(since), points)
+    return rank, total, points
+
+
+def credit_by_period(*, user: User | None = None, department_id: int | None = None) -> dict[str, int]:
+    """Points this month, quarter and year, and of all time, for a person or a department, in one query."""
+    qs = (
+        CreditEntry.objects.filter(person=user)
+        if user is not None
+        else CreditEntry.objects.filter(department_id=department_id)
+    )
+    sums = {period: Sum("points", filter=Q(created_at__gte=period_start(period))) for period in PERIODS}
+    totals = qs.aggregate(total=Sum("points"), **sums)
+    return {key: value or 0 for key, value in totals.items()}
 
 
 def department_standings(*, since: datetime) -> list[Standing]:
@@ -224,7 +243,9 @@ def _per_100(count: int, headcount: int | None) -> float | None:
     return round(100 * count / headcount, 1) if headcount else None
 
 
-def department_rank(*, department_id: int | None, since: datetime) -> tuple[int | None, int, int]:
+def department_rank(
+    *, department_id: int | None, since: datetime, points: int | None = None
+) -> tuple[int | None, int, int]:
     """(my department's rank or None, departments ranked, its points) since ``since``."""
     ranked = (
         CreditEntry.objects.filter(created_at__gte=since, department__isnull=False)
@@ -232,16 +253,17 @@ def department_rank(*, department_id: int | None, since: datetime) -> tuple[int 
         .annotate(points=Sum("points"))
         .filter(points__gt=0)
     )
-    total = ranked.count()
     if department_id is None:
-        return None, total, 0
-    points = (
-        CreditEntry.objects.filter(created_at__gte=since, department_id=department_id).aggregate(p=Sum("points"))["p"]
-        or 0
-    )
-    if points <= 0:
-        return None, total, points
-    return ranked.filter(points__gt=points).count() + 1, total, points
+        return None, ranked.count(), 0
+    if points is None:
+        points = (
+            CreditEntry.objects.filter(created_at__gte=since, department_id=department_id).aggregate(p=Sum("points"))[
+                "p"
+            ]
+            or 0
+        )
+    rank, total = _rank_among(ranked, points)
+    return rank, total, points
 
 
 # --- Referral cohorts and filters -----------------------------------------------------------------

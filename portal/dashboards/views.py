@@ -44,12 +44,14 @@ def my_impact(request):
     user = request.user
     profile = Profile.objects.filter(user=user).select_related("department").first()
     department = profile.department if profile else None
+    mine = metrics.credit_by_period(user=user)
+    departments = metrics.credit_by_period(department_id=department.pk) if department else {}
     standings = []
     for period, label in metrics.PERIODS.items():
         since = metrics.period_start(period)
-        rank, ranked, points = metrics.person_rank(user=user, since=since)
+        rank, ranked, points = metrics.person_rank(user=user, since=since, points=mine[period])
         dept_rank, depts_ranked, dept_points = metrics.department_rank(
-            department_id=department.pk if department else None, since=since
+            department_id=department.pk if department else None, since=since, points=departments.get(period)
         )
         standings.append(
             {
@@ -64,7 +66,7 @@ def my_impact(request):
             }
         )
     context = {
-        "total": metrics.credit_total(user=user),
+        "total": mine["total"],
         "by_rule": metrics.credit_by_rule(user=user),
         "recent": metrics.credit_recent(user=user),
         "standings": standings,

@@ -211,9 +211,11 @@ def _more_data(cast, new_referral, referral_in, times: int):
         services.referral_request_info(referral_id=asked.pk, actor=cast.coordinator, question="Which surgeon?")
 
 
-@pytest.mark.parametrize("path", ["/dashboard/", "/participation/", "/impact/", "/leaderboards/"])
+@pytest.mark.parametrize(
+    ("path", "most"), [("/dashboard/", 21), ("/participation/", 19), ("/impact/", 19), ("/leaderboards/", 8)]
+)
 def test_query_count_does_not_grow_with_the_data(
-    cast, new_referral, referral_in, client, two_factor_ready, django_assert_max_num_queries, path
+    cast, new_referral, referral_in, client, two_factor_ready, django_assert_max_num_queries, path, most
 ):
     viewer = cast.coordinator if path in ("/dashboard/", "/participation/") else cast.reviewer
     two_factor_ready(viewer)
@@ -222,7 +224,7 @@ def test_query_count_does_not_grow_with_the_data(
     small = _query_count(client, path)
 
     _more_data(cast, new_referral, referral_in, 3)
-    with django_assert_max_num_queries(32):
+    with django_assert_max_num_queries(most):
         large = _query_count(client, path)
 
     assert large == small
