@@ -183,14 +183,33 @@ def people_standings(*, since: datetime, viewer: User | None = None, limit: int 
     return standings
 
 
-def person_rank(*, user: User, since: datetime) -> tuple[int | None, int, int]:
-    """(my rank or None without points, how many people are ranked, my points) since ``since``."""
-    points = credit_total(user=user, since=since)
-    ranked = _people_points(since)
-    total = ranked.count()
-    if points <= 0:
-        return None, total, points
-    return ranked.filter(points__gt=points).count() + 1, total, points
+def _rank_among(ranked: QuerySet, points: int) -> tuple[int | None, int]:
+    """(competition rank of ``points`` or None when not positive, how many are ranked), in one query."""
+    counts = ranked.aggregate(ranked=Count("points"), above=Count("points", filter=Q(points__gt=points)))
+    return (counts["above"] + 1 if points > 0 else None), counts["ranked"]
+
+
+def person_rank(*, user: User, since: datetime, points: int | None = None) -> tuple[int | None, int, int]:
+    """(my rank or None without points, how many people are ranked, my points) since ``since``.
+
+    Two queries; one when the caller already knows my points for the period.
+    """
+    if points is None:
+        points = credit_total(user=user, since=since)
+    rank, total = _rank_among(_people_points(since), points)
+    return rank, total, points
+
+
+def credit_by_period(*, user: User | None = None, department_id: int | None = None) -> dict[str, int]:
+    """Points this month, quarter and year, and of all time, for a person or a department, in one query."""
+    qs = (
+        CreditEntry.objects.filter(person=user)
+        if user is not None
+        else CreditEntry.objects.filter(department_id=department_id)
+    )
+    sums = {period: Sum("points", filter=Q(created_at__gte=period_start(period))) for period in PERIODS}
+    totals = qs.aggregate(total=Sum("points"), **sums)
+    return {key: value or 0 for key, value in totals.items()}
 
 
 def department_standings(*, since: datetime) -> list[Standing]:
@@ -224,7 +243,9 @@ def _per_100(count: int, headcount: int | None) -> float | None:
     return round(100 * count / headcount, 1) if headcount else None
 
 
-def department_rank(*, department_id: int | None, since: datetime) -> tuple[int | None, int, int]:
+def department_rank(
+    *, department_id: int | None, since: datetime, points: int | None = None
+) -> tuple[int | None, int, int]:
     """(my department's rank or None, departments ranked, its points) since ``since``."""
     ranked = (
         CreditEntry.objects.filter(created_at__gte=since, department__isnull=False)
@@ -232,16 +253,17 @@ def department_rank(*, department_id: int | None, since: datetime) -> tuple[int 
         .annotate(points=Sum("points"))
         .filter(points__gt=0)
     )
-    total = ranked.count()
     if department_id is None:
-        return None, total, 0
-    points = (
-        CreditEntry.objects.filter(created_at__gte=since, department_id=department_id).aggregate(p=Sum("points"))["p"]
-        or 0
-    )
-    if points <= 0:
-        return None, total, points
-    return ranked.filter(points__gt=points).count() + 1, total, points
+        return None, ranked.count(), 0
+    if points is None:
+        points = (
+            CreditEntry.objects.filter(created_at__gte=since, department_id=department_id).aggregate(p=Sum("points"))[
+                "p"
+            ]
+            or 0
+        )
+    rank, total = _rank_among(ranked, points)
+    return rank, total, points
 
 
 # --- Referral cohorts and filters -----------------------------------------------------------------
@@ -468,11 +490,30 @@ class BusinessCalendar:
 
     def __init__(self, holidays: set[date]):
         self.holidays = holidays
+        # Business days from an origin up to each day, so a count is one subtraction
+        # (a year's dashboard asks for tens of thousands of them).
+        self._origin: date | None = None
+        self._running: list[int] = []
+        self._tz = timezone.get_current_timezone()  # looked up once: per call it costs more than the count
+
+    def _through(self, day: date) -> int:
+        """Business days from the origin up to and including ``day``."""
+        if self._origin is None or day < self._origin:
+            self._origin = day - timedelta(days=1)
+            self._running = [0]
+        index = (day - self._origin).days
+        while len(self._running) <= index:
+            next_day = self._origin + timedelta(days=len(self._running))
+            self._running.append(self._running[-1] + clocks.is_business_day(next_day, self.holidays))
+        return self._running[index]
 
     def between(self, start: datetime, end: datetime) -> int:
-        first = timezone.localtime(start).date() + timedelta(days=1)
-        last = timezone.localtime(end).date()
-        return clocks.business_days_in(first, last, self.holidays) if last >= first else 0
+        first = start.astimezone(self._tz).date() + timedelta(days=1)
+        last = end.astimezone(self._tz).date()
+        if last < first:
+            return 0
+        before = self._through(first - timedelta(days=1))  # the earlier day first: it may move the origin back
+        return self._through(last) - before
 
     def paused_between(self, start: datetime, end: datetime, intervals) -> int:
         days = 0
@@ -493,23 +534,25 @@ class ClockRows:
     rows: list[dict]
     pauses: dict[int, list]
     calendar: BusinessCalendar
+    _spans: dict = field(default_factory=dict)  # (start column, end column) -> [(row, business days)]
+
+    def span(self, start_col: str, end_col: str) -> list[tuple[dict, int]]:
+        """Business days from one timestamp to another, pauses taken off, for every row that has both."""
+        key = (start_col, end_col)
+        if key not in self._spans:
+            self._spans[key] = [
+                (row, self.calendar.clock_days(row[start_col], row[end_col], self.pauses.get(row["id"], ())))
+                for row in self.rows
+                if row[start_col] is not None and row[end_col] is not None
+            ]
+        return self._spans[key]
 
     def durations(self, clock: str) -> list[tuple[dict, int]]:
         _, _, start_col, end_col = next(c for c in CLOCKS if c[0] == clock)
-        out = []
-        for row in self.rows:
-            start, end = row[start_col], row[end_col]
-            if start is not None and end is not None:
-                out.append((row, self.calendar.clock_days(start, end, self.pauses.get(row["id"], []))))
-        return out
+        return self.span(start_col, end_col)
 
     def claim_to_delivery(self) -> list[tuple[dict, int]]:
-        out = []
-        for row in self.rows:
-            if row["claimed_at"] and row["opinion_delivered_at"]:
-                pauses = self.pauses.get(row["id"], [])
-                out.append((row, self.calendar.clock_days(row["claimed_at"], row["opinion_delivered_at"], pauses)))
-        return out
+        return self.span("claimed_at", "opinion_delivered_at")
 
 
 def clock_rows(qs: QuerySet[Referral]) -> ClockRows:

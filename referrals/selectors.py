@@ -197,17 +197,20 @@ def staff_referrer_by_email(email: str) -> User | None:
 
 
 def credit_summary_for(*, user: User, period: str = "year") -> dict:
-    """My points and rank this month, quarter or year, and my points of all time (three small queries)."""
+    """My points and rank this month, quarter or year, and my points of all time (two small queries)."""
     from referrals import metrics
 
-    rank, ranked_people, points = metrics.person_rank(user=user, since=metrics.period_start(period))
+    mine = metrics.credit_by_period(user=user)
+    rank, ranked_people, points = metrics.person_rank(
+        user=user, since=metrics.period_start(period), points=mine[period]
+    )
     return {
         "period": period,
         "period_label": metrics.PERIODS[period],
         "points": points,
         "rank": rank,
         "ranked_people": ranked_people,
-        "total_points": metrics.credit_total(user=user),
+        "total_points": mine["total"],
     }
 
 

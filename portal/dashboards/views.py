@@ -44,12 +44,14 @@ def my_impact(request):
     user = request.user
     profile = Profile.objects.filter(user=user).select_related("department").first()
     department = profile.department if profile else None
+    mine = metrics.credit_by_period(user=user)
+    departments = metrics.credit_by_period(department_id=department.pk) if department else {}
     standings = []
     for period, label in metrics.PERIODS.items():
         since = metrics.period_start(period)
-        rank, ranked, points = metrics.person_rank(user=user, since=since)
+        rank, ranked, points = metrics.person_rank(user=user, since=since, points=mine[period])
         dept_rank, depts_ranked, dept_points = metrics.department_rank(
-            department_id=department.pk if department else None, since=since
+            department_id=department.pk if department else None, since=since, points=departments.get(period)
         )
         standings.append(
             {
@@ -64,7 +66,7 @@ def my_impact(request):
             }
         )
     context = {
-        "total": metrics.credit_total(user=user),
+        "total": mine["total"],
         "by_rule": metrics.credit_by_rule(user=user),
         "recent": metrics.credit_recent(user=user),
         "standings": standings,
@@ -91,11 +93,23 @@ def leaderboard_visibility(request):
     return redirect("my_impact")
 
 
+LEADERBOARD_SIZE = 25
+
+
 @require_GET
 def leaderboards(request):
     """People and departments by points this month, quarter or year; ties share a rank."""
     period = _period(request)
     since = metrics.period_start(period)
+    people = metrics.people_standings(since=since, viewer=request.user, limit=LEADERBOARD_SIZE)
+    me = None
+    if not any(p.is_you for p in people):
+        # Below the top of the board: show where I stand under it.
+        rank, _, points = metrics.person_rank(user=request.user, since=since)
+        if rank is not None:
+            me = metrics.Standing(
+                rank=rank, points=points, name=request.user.get_full_name(), department="", is_you=True
+            )
     return render(
         request,
         "portal/dashboards/leaderboards.html",
@@ -103,7 +117,8 @@ def leaderboards(request):
             "period": period,
             "period_label": metrics.PERIODS[period],
             "periods": metrics.PERIODS,
-            "people": metrics.people_standings(since=since, viewer=request.user, limit=25),
+            "people": people,
+            "me": me,
             "departments": metrics.department_standings(since=since),
         },
     )
