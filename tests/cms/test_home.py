@@ -1,5 +1,7 @@
 """The home page leads to the intranet's top-level pages."""
 
+import os
+
 import pytest
 
 from cms.demo import seed_demo_intranet
@@ -138,6 +140,9 @@ def test_empty_home_says_what_to_do_next(client, make_user, home_page, two_facto
 # (25/26/23/19/23/19: the page, my referrals, cases, updates, my credit and rank,
 # training due, the departments' board), plus one of headroom; the point is
 # they do not grow.
+# Without Redis the cache is a database table: the session and the calendar are
+# read from it (the suite's SQLite run on a bare machine).
+WITHOUT_REDIS_EXTRA = 0 if os.environ.get("REDIS_URL") else 2
 HOME_MAX_QUERIES = {
     Role.CLINICIAN: 26,
     Role.REVIEWER: 27,
@@ -173,7 +178,7 @@ def test_home_query_count_per_role_does_not_grow_with_pages_updates_or_referrals
     client.get("/")
     with count_queries() as small:
         assert client.get("/").status_code == 200
-    assert len(small) <= HOME_MAX_QUERIES[role]
+    assert len(small) <= HOME_MAX_QUERIES[role] + WITHOUT_REDIS_EXTRA
 
     seed_demo_intranet()
     for i in range(8):
