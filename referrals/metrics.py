@@ -36,7 +36,6 @@ from referrals.models import (
     ClinicalImpact,
     Coverage,
     CreditEntry,
-    CreditRule,
     DiagnosisOutcome,
     DownstreamOutcome,
     Holiday,
@@ -698,23 +697,20 @@ def specialty_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dic
 
 
 def department_participation(qs: QuerySet[Referral]) -> list[dict]:
-    """Per department: referrals, referring clinicians, referrals per 100 staff, staff with a completed course.
+    """Per department: referrals, referring clinicians, referrals per 100 staff, required-training completion.
 
-    Course completion is read from the credit ledger (one award per person and
-    course) until the education app's completion records land.
+    Training completion is the education app's: (person, required course)
+    pairs complete out of those required, as Learn counts them today.
     """
+    from education.selectors import completion_rates_by_department
+
     activity = {
         r["department_id"]: r
         for r in qs.filter(department__isnull=False)
         .values("department_id")
         .annotate(referrals=Count("id"), referrers=Count("referrer", distinct=True))
     }
-    trained = dict(
-        CreditEntry.objects.filter(rule__code=CreditRule.Code.COURSE_COMPLETED, reverses__isnull=True)
-        .values("department_id")
-        .annotate(n=Count("person", distinct=True))
-        .values_list("department_id", "n")
-    )
+    training = {row.department_id: row for row in completion_rates_by_department()}
     out = []
     for department in Department.objects.order_by("name"):
         act = activity.get(department.pk, {"referrals": 0, "referrers": 0})
@@ -724,8 +720,14 @@ def department_participation(qs: QuerySet[Referral]) -> list[dict]:
                 "referrals": act["referrals"],
                 "referring_clinicians": act["referrers"],
                 "referrals_per_100_staff": _per_100(act["referrals"], department.headcount),
-                "staff_with_a_completed_course": trained.get(department.pk, 0),
-                "training_share": _share(trained.get(department.pk, 0), department.headcount),
+                "training_required": training[department.pk].required if department.pk in training else 0,
+                "training_complete": training[department.pk].complete if department.pk in training else 0,
+                "training_overdue": training[department.pk].overdue if department.pk in training else 0,
+                "training_share": (
+                    _share(training[department.pk].complete, training[department.pk].required)
+                    if department.pk in training
+                    else None
+                ),
             }
         )
     return out

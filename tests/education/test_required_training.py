@@ -369,3 +369,21 @@ def test_an_expired_completion_does_not_count_as_complete(make_user, course):
     (row,) = selectors.completion_rates_by_department(today=TODAY)
 
     assert (row.required, row.complete, row.overdue, row.rate) == (1, 0, 1, 0.0)
+
+
+def test_participation_by_department_reports_required_training_completion(make_user, make_course):
+    from referrals import metrics
+    from referrals.models import Referral
+
+    oncology = DepartmentFactory(name="Oncology", code="onc", headcount=40)
+    strategy = make_course("Strategy")
+    # department_participation reads the training as of today (the real date).
+    assign(strategy, departments=[oncology], due_date=timezone.localdate() + datetime.timedelta(days=30))
+    people = [make_user(Role.CLINICIAN, department=oncology) for _ in range(4)]
+    complete(people[0], strategy)
+
+    rows = {row["department"]: row for row in metrics.department_participation(Referral.objects.all())}
+
+    oncology_row = rows["Oncology"]
+    assert (oncology_row["training_required"], oncology_row["training_complete"]) == (4, 1)
+    assert (oncology_row["training_overdue"], oncology_row["training_share"]) == (0, 25.0)
