@@ -22,6 +22,8 @@ from portal.roles import ROLE_COLLECTION_PERMISSIONS, ROLE_PAGE_PERMISSIONS, ROL
 logger = logging.getLogger(__name__)
 
 NOTIFICATION_BATCH_SIZE = 500
+# Ids per e-mail task: a batch larger than this queues several, so workers share a big audience's mail.
+NOTIFICATION_EMAIL_TASK_SIZE = 1000
 
 
 # --- Roles and people -----------------------------------------------------------
@@ -150,8 +152,9 @@ def notification_send(
     ``verb`` and ``link`` must name reference numbers and ids only, never
     patient data: they travel in e-mails. Safe to call again for the same event:
     a recipient who already has it is skipped (unique recipient + event_key).
-    Each batch of ``batch_size`` recipients is one transaction and queues at
-    most one e-mail task. Returns the number of notifications created.
+    Each batch of ``batch_size`` recipients is one transaction and queues one
+    e-mail task per NOTIFICATION_EMAIL_TASK_SIZE e-mails it owes (at most one
+    for batches no larger). Returns the number of notifications created.
     """
     ids = sorted(set(recipient_ids))
     created_total = 0
@@ -190,7 +193,8 @@ def _notification_send_batch(
     if immediate_ids:
         from portal.tasks import email_notifications
 
-        email_notifications.delay_on_commit(immediate_ids)
+        for start in range(0, len(immediate_ids), NOTIFICATION_EMAIL_TASK_SIZE):
+            email_notifications.delay_on_commit(immediate_ids[start : start + NOTIFICATION_EMAIL_TASK_SIZE])
     logger.info("notifications created", extra={"event_key": event_key, "kind": kind, "count": created})
     return created
 

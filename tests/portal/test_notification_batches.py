@@ -200,3 +200,16 @@ def test_on_postgresql_a_batch_is_a_single_statement(make_user, django_capture_o
     touching = [sql for sql in seen if "portal_notification" in sql]
     assert len(touching) == 1
     assert "INSERT INTO" in touching[0] and "SELECT" in touching[0] and "ON CONFLICT" in touching[0]
+
+
+def test_a_batch_larger_than_an_email_task_splits_its_email_into_tasks_of_ids(
+    writer, make_user, django_capture_on_commit_callbacks, email_tasks, monkeypatch
+):
+    monkeypatch.setattr(services, "NOTIFICATION_EMAIL_TASK_SIZE", 2)
+    people = [make_user() for _ in range(5)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _send(people, batch_size=5) == 5
+
+    assert [len(ids) for ids in email_tasks] == [2, 2, 1]
+    assert len(mail.outbox) == 5
