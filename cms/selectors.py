@@ -189,6 +189,19 @@ def hidden_update_ids(*, user) -> list[int]:
     return list(ProgramUpdatePage.objects.exclude(audience_q(user)).values_list("id", flat=True))
 
 
+def with_acknowledged_by(updates: QuerySet, *, user) -> QuerySet:
+    """Mark each update ``acknowledged_by_me``: in the updates' own query, so the count never depends on which ask."""
+    from django.db.models import Exists, OuterRef
+
+    from cms.models import UpdateReceipt
+
+    return updates.annotate(
+        acknowledged_by_me=Exists(
+            UpdateReceipt.objects.filter(update_id=OuterRef("pk"), user_id=user.pk, acknowledged_at__isnull=False)
+        )
+    )
+
+
 def acknowledged_update_ids(*, user, update_ids) -> set[int]:
     from cms.models import UpdateReceipt
 
@@ -370,7 +383,7 @@ def home_blocks_for(*, user) -> HomeBlocks:
 
     # Referring needs a patient-data role (the referral form refuses anyone else).
     can_refer = user.can_see_patient_data
-    updates = list(updates_for(user=user, current_only=True)[:HOME_UPDATES_LIMIT])
+    updates = list(with_acknowledged_by(updates_for(user=user, current_only=True), user=user)[:HOME_UPDATES_LIMIT])
     return HomeBlocks(
         credit=credit_summary_for(user=user, period="month") if can_refer else None,
         training_due=training_status_for(user),
@@ -379,9 +392,7 @@ def home_blocks_for(*, user) -> HomeBlocks:
         referrals_by_step=my_referrals_by_step(user=user) if can_refer else None,
         open_cases=open_cases_in_my_specialties(user=user) if user.has_role(Role.REVIEWER) else None,
         updates=updates,
-        acknowledged_update_ids=acknowledged_update_ids(
-            user=user, update_ids=[u.pk for u in updates if u.requires_acknowledgement]
-        ),
+        acknowledged_update_ids={u.pk for u in updates if u.requires_acknowledgement and u.acknowledged_by_me},
         # Credit is earned by referring and reviewing.
         show_credit=can_refer,
     )

@@ -217,3 +217,42 @@ def test_home_shows_my_credit_my_training_and_the_leading_departments(
     assert "Second opinions in our strategy" in training and "Due" in training
     board = [li.get_text(" ", strip=True) for li in soup.select("#home-leaderboard li")]
     assert board == ["1. Cardiology department 1 point"]
+
+
+def test_home_query_count_is_the_same_whether_the_latest_updates_ask_for_acknowledgement(
+    client, make_user, home_page, two_factor_ready, add_update, count_queries
+):
+    two_factor_ready(make_user(Role.CLINICIAN))
+    add_update(title="Please confirm the new triage rule", requires_acknowledgement=True)
+    client.get("/")
+    with count_queries() as asking:
+        assert client.get("/").status_code == 200
+
+    # Newer updates that ask nothing push it off the home page's short list.
+    for i in range(5):
+        add_update(title=f"News {i}")
+    client.get("/")  # Wagtail re-caches the site's root paths once after publishing
+    with count_queries() as not_asking:
+        html = client.get("/").content.decode()
+
+    assert "Please confirm the new triage rule" not in html
+    assert len(not_asking) == len(asking)
+
+
+def test_home_marks_the_updates_i_acknowledged(client, make_user, home_page, two_factor_ready, add_update):
+    from bs4 import BeautifulSoup
+
+    from cms import services
+
+    person = make_user(Role.CLINICIAN)
+    two_factor_ready(person)
+    done = add_update(title="Acknowledged already", requires_acknowledgement=True)
+    add_update(title="Still to acknowledge", requires_acknowledgement=True)
+    services.update_acknowledge(update_id=done.pk, actor=person)
+
+    soup = BeautifulSoup(client.get("/").content, "html.parser")
+    badges = {
+        li.a.get_text(strip=True): [b.get_text(strip=True) for b in li.select(".badge")]
+        for li in soup.select("#home-updates li")
+    }
+    assert badges == {"Acknowledged already": ["Acknowledged"], "Still to acknowledge": ["Please read and acknowledge"]}
