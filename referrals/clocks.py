@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import monotonic
 
+from django.db import transaction
 from django.utils import timezone
 
 from referrals.models import Holiday, ServiceLevelTarget, Urgency
@@ -78,8 +79,6 @@ def calendar_changed() -> None:
     (An edit that is rolled back may linger in this process's memo for at most
     CALENDAR_MEMO_SECONDS.)
     """
-    from django.db import transaction
-
     global _memo
     _memo = None
     transaction.on_commit(calendar_forget)
