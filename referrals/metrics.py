@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import Rank, TruncWeek
 from django.utils import timezone
 
@@ -36,12 +36,14 @@ from referrals.models import (
     ClinicalImpact,
     Coverage,
     CreditEntry,
+    CreditMonth,
     DiagnosisOutcome,
     DownstreamOutcome,
     Holiday,
     RecommendationFollowed,
     Referral,
     ReferralEvent,
+    ReferralFact,
     ServiceLevelTarget,
     TreatmentOutcome,
 )
@@ -81,6 +83,25 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def percentile_of_counts(counts: dict[int, int], fraction: float) -> float | None:
+    """``percentile`` of the values a histogram {value: how many} stands for, without expanding it."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    low_rank, high_rank = math.floor(position), math.ceil(position)
+    low = high = None
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if low is None and seen > low_rank:
+            low = value
+        if seen > high_rank:
+            high = value
+            break
+    return low + (high - low) * (position - low_rank)
+
+
 # --- Credit and leaderboards -------------------------------------------------------------------
 
 
@@ -98,8 +119,8 @@ def credit_by_rule(*, user: User) -> list[dict]:
         .values("rule__code", "rule__name")
         .annotate(
             points=Sum("points"),
-            awards=Count("id", filter=Q(reverses__isnull=True)),
-            reversed=Count("id", filter=Q(reverses__isnull=False)),
+            awards=Count("pk", filter=Q(reverses__isnull=True)),
+            reversed=Count("pk", filter=Q(reverses__isnull=False)),
         )
         .order_by("-points", "rule__name")
     )
@@ -115,13 +136,21 @@ def credit_recent(*, user: User, limit: int = 20) -> QuerySet[CreditEntry]:
     )
 
 
-def _people_points(since: datetime) -> QuerySet:
-    return (
-        CreditEntry.objects.filter(created_at__gte=since)
-        .values("person_id")
-        .annotate(points=Sum("points"))
-        .filter(points__gt=0)
-    )
+def _credit_since(since: datetime, source: str = "rollup") -> QuerySet:
+    """Credit earned since ``since``: the monthly rollup when ``since`` starts a month, else the ledger.
+
+    Both have person, department and points, so the leaderboards read either
+    the same way; ``source="raw"`` forces the ledger (the tests' reference and
+    the benchmark's baseline).
+    """
+    local = timezone.localtime(since)
+    if source == "rollup" and local == local_midnight(local.date().replace(day=1)):
+        return CreditMonth.objects.filter(month__gte=local.date())
+    return CreditEntry.objects.filter(created_at__gte=since)
+
+
+def _people_points(since: datetime, source: str = "rollup") -> QuerySet:
+    return _credit_since(since, source).values("person_id").annotate(points=Sum("points")).filter(points__gt=0)
 
 
 @dataclass
@@ -139,14 +168,16 @@ class Standing:
 HIDDEN_NAME = "Name hidden"
 
 
-def people_standings(*, since: datetime, viewer: User | None = None, limit: int | None = 25) -> list[Standing]:
+def people_standings(
+    *, since: datetime, viewer: User | None = None, limit: int | None = 25, source: str = "rollup"
+) -> list[Standing]:
     """People by points since ``since``; ties share a rank (competition ranking: 1, 2, 2, 4).
 
     A person who chose to hide their name keeps their place, shown without name
     or department (to everyone but themselves).
     """
     rows = (
-        _people_points(since)
+        _people_points(since, source)
         .annotate(rank=Window(Rank(), order_by=F("points").desc()))
         .values(
             "person_id",
@@ -188,33 +219,43 @@ def _rank_among(ranked: QuerySet, points: int) -> tuple[int | None, int]:
     return (counts["above"] + 1 if points > 0 else None), counts["ranked"]
 
 
-def person_rank(*, user: User, since: datetime, points: int | None = None) -> tuple[int | None, int, int]:
+def person_rank(
+    *, user: User, since: datetime, points: int | None = None, source: str = "rollup"
+) -> tuple[int | None, int, int]:
     """(my rank or None without points, how many people are ranked, my points) since ``since``.
 
     Two queries; one when the caller already knows my points for the period.
     """
     if points is None:
         points = credit_total(user=user, since=since)
-    rank, total = _rank_among(_people_points(since), points)
+    rank, total = _rank_among(_people_points(since, source), points)
     return rank, total, points
 
 
 def credit_by_period(*, user: User | None = None, department_id: int | None = None) -> dict[str, int]:
-    """Points this month, quarter and year, and of all time, for a person or a department, in one query."""
-    qs = (
-        CreditEntry.objects.filter(person=user)
-        if user is not None
-        else CreditEntry.objects.filter(department_id=department_id)
-    )
-    sums = {period: Sum("points", filter=Q(created_at__gte=period_start(period))) for period in PERIODS}
+    """Points this month, quarter and year, and of all time, for a person or a department, in one query.
+
+    A person's from the ledger (their own rows, by index); a department's from
+    the monthly rollup (a department's ledger rows run into the hundreds of thousands).
+    """
+    if user is not None:
+        qs = CreditEntry.objects.filter(person=user)
+        sums = {f"in_{period}": Sum("points", filter=Q(created_at__gte=period_start(period))) for period in PERIODS}
+    else:
+        qs = CreditMonth.objects.filter(department_id=department_id)
+        sums = {
+            f"in_{period}": Sum("points", filter=Q(month__gte=timezone.localtime(period_start(period)).date()))
+            for period in PERIODS
+        }
     totals = qs.aggregate(total=Sum("points"), **sums)
-    return {key: value or 0 for key, value in totals.items()}
+    return {key.removeprefix("in_"): value or 0 for key, value in totals.items()}
 
 
-def department_standings(*, since: datetime) -> list[Standing]:
+def department_standings(*, since: datetime, source: str = "rollup") -> list[Standing]:
     """Departments by points since ``since`` (everyone counts, hidden names too), with points per 100 staff."""
     rows = (
-        CreditEntry.objects.filter(created_at__gte=since, department__isnull=False)
+        _credit_since(since, source)
+        .filter(department__isnull=False)
         .values("department_id", "department__name", "department__headcount")
         .annotate(points=Sum("points"), people=Count("person", distinct=True))
         .filter(points__gt=0)
@@ -243,11 +284,12 @@ def _per_100(count: int, headcount: int | None) -> float | None:
 
 
 def department_rank(
-    *, department_id: int | None, since: datetime, points: int | None = None
+    *, department_id: int | None, since: datetime, points: int | None = None, source: str = "rollup"
 ) -> tuple[int | None, int, int]:
     """(my department's rank or None, departments ranked, its points) since ``since``."""
     ranked = (
-        CreditEntry.objects.filter(created_at__gte=since, department__isnull=False)
+        _credit_since(since, source)
+        .filter(department__isnull=False)
         .values("department_id")
         .annotate(points=Sum("points"))
         .filter(points__gt=0)
@@ -256,10 +298,7 @@ def department_rank(
         return None, ranked.count(), 0
     if points is None:
         points = (
-            CreditEntry.objects.filter(created_at__gte=since, department_id=department_id).aggregate(p=Sum("points"))[
-                "p"
-            ]
-            or 0
+            _credit_since(since, source).filter(department_id=department_id).aggregate(p=Sum("points"))["p"] or 0
         )
     rank, total = _rank_among(ranked, points)
     return rank, total, points
@@ -283,6 +322,13 @@ class Filters:
         qs = Referral.objects.exclude(status=Status.ENTERED_IN_ERROR).filter(
             submitted_at__gte=local_midnight(self.start), submitted_at__lt=local_midnight(self.end + timedelta(days=1))
         )
+        return self._narrowed(qs)
+
+    def facts(self) -> QuerySet[ReferralFact]:
+        """The same cohort in the dashboard's rollup (which holds no entered-in-error referral)."""
+        return self._narrowed(ReferralFact.objects.filter(submitted_on__gte=self.start, submitted_on__lte=self.end))
+
+    def _narrowed(self, qs: QuerySet) -> QuerySet:
         if self.department_id:
             qs = qs.filter(department_id=self.department_id)
         if self.specialty_id:
@@ -298,7 +344,9 @@ def _share(part: int, whole: int) -> float | None:
 
 def volume_by_week(qs: QuerySet[Referral], start: date | None = None, end: date | None = None) -> list[dict]:
     """Referrals per week (weeks start on Monday); with a period, its weeks without referrals show as 0."""
-    rows = qs.annotate(week=TruncWeek("submitted_at")).values("week").annotate(referrals=Count("id")).order_by("week")
+    if qs.model is not ReferralFact:
+        qs = qs.annotate(week=TruncWeek("submitted_at"))
+    rows = qs.values("week").annotate(referrals=Count("pk")).order_by("week")
     counts = {_as_date(r["week"]): r["referrals"] for r in rows}
     if start is not None and end is not None:
         week = start - timedelta(days=start.weekday())
@@ -320,7 +368,7 @@ def volume_by(qs: QuerySet[Referral], dimension: str) -> list[dict]:
         "specialty": "specialty__name",
     }
     column = fields[dimension]
-    rows = qs.values(column).annotate(referrals=Count("id")).order_by("-referrals", F(column).asc(nulls_last=True))
+    rows = qs.values(column).annotate(referrals=Count("pk")).order_by("-referrals", F(column).asc(nulls_last=True))
     labels = dict(Channel.choices)
     out = []
     for row in rows:
@@ -340,30 +388,38 @@ FUNNEL_STEPS = [
 ]
 
 
+def _steps(qs: QuerySet) -> tuple[Q, Q, Q]:
+    """(delivered, accepted, claimed) as conditions on the referrals or on their rollup rows."""
+    if qs.model is ReferralFact:
+        return Q(was_delivered=True), Q(was_accepted=True), Q(was_claimed=True)
+    delivered = Q(opinion_delivered_at__isnull=False)
+    return delivered, Q(accepted_at__isnull=False), Q(claimed_at__isnull=False) | delivered
+
+
 def summary(qs: QuerySet[Referral]) -> dict:
     """The funnel, endings, loop closure, equity and internal vs concierge volume, in one query."""
-    delivered = Q(opinion_delivered_at__isnull=False)
+    delivered, accepted, claimed = _steps(qs)
     with_referrer = Q(referrer__isnull=False)
     counts = qs.aggregate(
-        submitted=Count("id"),
-        accepted=Count("id", filter=Q(accepted_at__isnull=False)),
-        claimed=Count("id", filter=Q(claimed_at__isnull=False) | delivered),
-        delivered=Count("id", filter=delivered),
-        scheduled_here=Count("id", filter=Q(downstream_outcome=DownstreamOutcome.SCHEDULED_HERE)),
-        declined=Count("id", filter=Q(status=Status.DECLINED)),
-        cancelled=Count("id", filter=Q(status=Status.CANCELLED)),
-        still_open=Count("id", filter=Q(status__in=list(OPEN))),
-        with_referrer=Count("id", filter=with_referrer),
-        loop_closed=Count("id", filter=with_referrer & delivered),
-        self_pay=Count("id", filter=Q(coverage=Coverage.SELF_PAY)),
-        self_pay_delivered=Count("id", filter=Q(coverage=Coverage.SELF_PAY) & delivered),
-        financial_assistance=Count("id", filter=Q(coverage=Coverage.FINANCIAL_ASSISTANCE)),
-        financial_assistance_delivered=Count("id", filter=Q(coverage=Coverage.FINANCIAL_ASSISTANCE) & delivered),
-        interpreter=Count("id", filter=Q(interpreter_needed=True)),
-        interpreter_delivered=Count("id", filter=Q(interpreter_needed=True) & delivered),
-        internal=Count("id", filter=Q(channel=Channel.STAFF_PORTAL)),
-        concierge=Count("id", filter=Q(channel=Channel.CONCIERGE)),
-        other_channels=Count("id", filter=Q(channel__in=[Channel.PUBLIC_WEB, Channel.OTHER])),
+        submitted=Count("pk"),
+        accepted=Count("pk", filter=accepted),
+        claimed=Count("pk", filter=claimed),
+        delivered=Count("pk", filter=delivered),
+        scheduled_here=Count("pk", filter=Q(downstream_outcome=DownstreamOutcome.SCHEDULED_HERE)),
+        declined=Count("pk", filter=Q(status=Status.DECLINED)),
+        cancelled=Count("pk", filter=Q(status=Status.CANCELLED)),
+        still_open=Count("pk", filter=Q(status__in=list(OPEN))),
+        with_referrer=Count("pk", filter=with_referrer),
+        loop_closed=Count("pk", filter=with_referrer & delivered),
+        self_pay=Count("pk", filter=Q(coverage=Coverage.SELF_PAY)),
+        self_pay_delivered=Count("pk", filter=Q(coverage=Coverage.SELF_PAY) & delivered),
+        financial_assistance=Count("pk", filter=Q(coverage=Coverage.FINANCIAL_ASSISTANCE)),
+        financial_assistance_delivered=Count("pk", filter=Q(coverage=Coverage.FINANCIAL_ASSISTANCE) & delivered),
+        interpreter=Count("pk", filter=Q(interpreter_needed=True)),
+        interpreter_delivered=Count("pk", filter=Q(interpreter_needed=True) & delivered),
+        internal=Count("pk", filter=Q(channel=Channel.STAFF_PORTAL)),
+        concierge=Count("pk", filter=Q(channel=Channel.CONCIERGE)),
+        other_channels=Count("pk", filter=Q(channel__in=[Channel.PUBLIC_WEB, Channel.OTHER])),
     )
     total = counts["submitted"]
     counts["loop_closure_rate"] = _share(counts["loop_closed"], counts["with_referrer"])
@@ -421,10 +477,10 @@ OUTCOME_MEASURES = [
 
 def outcome_mix(qs: QuerySet[Referral]) -> list[dict]:
     """Each outcome measure's values among delivered opinions (closed cases for the downstream ones), one query."""
-    aggregates = {"delivered": Count("id", filter=Q(opinion_delivered_at__isnull=False))}
+    aggregates = {"delivered": Count("pk", filter=_steps(qs)[0])}
     for column, _, choices in OUTCOME_MEASURES:
         for value in choices.values:
-            aggregates[f"{column}__{value}"] = Count("id", filter=Q(**{column: value}))
+            aggregates[f"{column}__{value}"] = Count("pk", filter=Q(**{column: value}))
     counts = qs.aggregate(**aggregates)
     rows = []
     for column, measure, choices in OUTCOME_MEASURES:
@@ -554,8 +610,8 @@ class ClockRows:
         return self.span("claimed_at", "opinion_delivered_at")
 
 
-def clock_rows(qs: QuerySet[Referral]) -> ClockRows:
-    rows = list(qs.order_by().values(*_CLOCK_COLUMNS))
+def clock_rows(qs: QuerySet[Referral], extra_columns: tuple[str, ...] = ()) -> ClockRows:
+    rows = list(qs.order_by().values(*_CLOCK_COLUMNS, *extra_columns))
     for row in rows:
         # Triage ends at acceptance, or at a decline (a cancel before triage is no triage).
         row["triage_end"] = row["accepted_at"] or (row["ended_at"] if row["status"] == Status.DECLINED else None)
@@ -608,6 +664,44 @@ def clock_figures(rows: ClockRows) -> list[dict]:
     return out
 
 
+def _fact_histograms(qs: QuerySet[ReferralFact], column: str, by: str | None = None) -> dict:
+    """{group: {business days: (how many, how many late)}} of one finished clock, in one query."""
+    late_column = column.replace("_days", "_late")
+    has_target = late_column in {f.name for f in ReferralFact._meta.fields}
+    fields = [column] if by is None else [by, column]
+    rows = (
+        qs.filter(**{f"{column}__isnull": False})
+        .values(*fields)
+        .annotate(n=Count("pk"), late=Count("pk", filter=Q(**{late_column: True})) if has_target else Value(0))
+        .order_by()
+    )
+    out: dict = defaultdict(dict)
+    for row in rows:
+        out[row[by] if by else None][row[column]] = (row["n"], row["late"])
+    return out
+
+
+def fact_clock_figures(qs: QuerySet[ReferralFact]) -> list[dict]:
+    """``clock_figures`` from the rollup: each clock's histogram of business days, one query a clock."""
+    out = []
+    for clock, label, _, _ in CLOCKS:
+        histogram = _fact_histograms(qs, f"{clock}_days").get(None, {})
+        counts = {days: n for days, (n, _) in histogram.items()}
+        completed = sum(counts.values())
+        late = sum(late for _, late in histogram.values())
+        out.append(
+            {
+                "clock": label,
+                "completed": completed,
+                "median_business_days": _round(percentile_of_counts(counts, 0.5)),
+                "p90_business_days": _round(percentile_of_counts(counts, 0.9)),
+                "past_target": late,
+                "within_target_share": _share(completed - late, completed),
+            }
+        )
+    return out
+
+
 def _round(value):
     return None if value is None else round(value, 1)
 
@@ -636,32 +730,37 @@ def _name(first: str, last: str, email: str) -> str:
     return f"{first} {last}".strip() or email
 
 
-def reviewer_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dict]:
+def reviewer_participation(qs: QuerySet[Referral], rows: ClockRows | None) -> list[dict]:
     """Per reviewer: cases claimed (and still theirs), opinions delivered, median claim → delivery."""
     counts = (
         qs.filter(reviewer__isnull=False)
         .values("reviewer_id", "reviewer__first_name", "reviewer__last_name", "reviewer__email")
         .annotate(
-            claimed=Count("id"),
-            delivered=Count("id", filter=Q(opinion_delivered_at__isnull=False)),
+            claimed=Count("pk"),
+            delivered=Count("pk", filter=_steps(qs)[0]),
         )
         .order_by("-delivered", "-claimed", "reviewer__last_name")
     )
-    per_reviewer: dict[int, list[int]] = defaultdict(list)
-    for row, days in rows.claim_to_delivery():
-        per_reviewer[row["reviewer_id"]].append(days)
+    if rows is None:  # the rollup: a histogram per reviewer
+        histograms = _fact_histograms(qs, "claim_to_delivery_days", by="reviewer_id")
+        median = {rid: percentile_of_counts({d: n for d, (n, _) in h.items()}, 0.5) for rid, h in histograms.items()}
+    else:
+        per_reviewer: dict[int, list[int]] = defaultdict(list)
+        for row, days in rows.claim_to_delivery():
+            per_reviewer[row["reviewer_id"]].append(days)
+        median = {rid: percentile(days, 0.5) for rid, days in per_reviewer.items()}
     return [
         {
             "reviewer": _name(r["reviewer__first_name"], r["reviewer__last_name"], r["reviewer__email"]),
             "claimed": r["claimed"],
             "delivered": r["delivered"],
-            "median_claim_to_delivery_business_days": _round(percentile(per_reviewer[r["reviewer_id"]], 0.5)),
+            "median_claim_to_delivery_business_days": _round(median.get(r["reviewer_id"])),
         }
         for r in counts
     ]
 
 
-def specialty_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dict]:
+def specialty_participation(qs: QuerySet[Referral], rows: ClockRows | None) -> list[dict]:
     """Per specialty: referrals, median time in queue, active reviewers ÷ credentialed reviewers."""
     through = Profile.review_specialties.through
     credentialed = dict(
@@ -673,12 +772,17 @@ def specialty_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dic
     activity = {
         r["specialty_id"]: r
         for r in qs.values("specialty_id").annotate(
-            referrals=Count("id"), active_reviewers=Count("reviewer", distinct=True)
+            referrals=Count("pk"), active_reviewers=Count("reviewer", distinct=True)
         )
     }
-    queue_days: dict[int, list[int]] = defaultdict(list)
-    for row, days in rows.durations(ServiceLevelTarget.Clock.QUEUE):
-        queue_days[row["specialty_id"]].append(days)
+    if rows is None:  # the rollup: a histogram per specialty
+        histograms = _fact_histograms(qs, "queue_days", by="specialty_id")
+        median = {sid: percentile_of_counts({d: n for d, (n, _) in h.items()}, 0.5) for sid, h in histograms.items()}
+    else:
+        queue_days: dict[int, list[int]] = defaultdict(list)
+        for row, days in rows.durations(ServiceLevelTarget.Clock.QUEUE):
+            queue_days[row["specialty_id"]].append(days)
+        median = {sid: percentile(days, 0.5) for sid, days in queue_days.items()}
     out = []
     for specialty in Specialty.objects.filter(Q(is_active=True) | Q(pk__in=list(activity))).order_by("name"):
         act = activity.get(specialty.pk, {"referrals": 0, "active_reviewers": 0})
@@ -687,7 +791,7 @@ def specialty_participation(qs: QuerySet[Referral], rows: ClockRows) -> list[dic
             {
                 "specialty": specialty.name,
                 "referrals": act["referrals"],
-                "median_queue_business_days": _round(percentile(queue_days[specialty.pk], 0.5)),
+                "median_queue_business_days": _round(median.get(specialty.pk)),
                 "active_reviewers": act["active_reviewers"],
                 "credentialed_reviewers": n_credentialed,
                 "active_share": _share(act["active_reviewers"], n_credentialed),
@@ -708,7 +812,7 @@ def department_participation(qs: QuerySet[Referral]) -> list[dict]:
         r["department_id"]: r
         for r in qs.filter(department__isnull=False)
         .values("department_id")
-        .annotate(referrals=Count("id"), referrers=Count("referrer", distinct=True))
+        .annotate(referrals=Count("pk"), referrers=Count("referrer", distinct=True))
     }
     training = {row.department_id: row for row in completion_rates_by_department()}
     out = []
@@ -758,7 +862,7 @@ def referrer_outreach(*, today: date | None = None, limit: int = 15) -> dict[str
             first=Min("submitted_at"),
             last=Max("submitted_at"),
             total=Count("id"),
-            recent=Count("id", filter=Q(submitted_at__gte=cutoff)),
+            recent=Count("pk", filter=Q(submitted_at__gte=cutoff)),
         )
     )
 
@@ -786,16 +890,36 @@ def reviews_of(*, user: User) -> dict:
     """A reviewer's own participation: in progress, delivered, median claim → delivery (business days)."""
     qs = Referral.objects.exclude(status=Status.ENTERED_IN_ERROR).filter(reviewer=user)
     counts = qs.aggregate(
-        in_progress=Count("id", filter=Q(status__in=[Status.CLAIMED, Status.IN_REVIEW])),
-        delivered=Count("id", filter=Q(opinion_delivered_at__isnull=False)),
+        in_progress=Count("pk", filter=Q(status__in=[Status.CLAIMED, Status.IN_REVIEW])),
+        delivered=Count("pk", filter=Q(opinion_delivered_at__isnull=False)),
     )
     days = [d for _, d in clock_rows(qs).claim_to_delivery()]
     counts["median_claim_to_delivery_business_days"] = _round(percentile(days, 0.5))
     return counts
 
 
-def leadership_dashboard(filters: Filters) -> dict:
-    """Every figure of the leadership dashboard for one period and filter set, in a constant number of queries."""
+def leadership_dashboard(filters: Filters, *, source: str = "rollup") -> dict:
+    """Every figure of the leadership dashboard for one period and filter set, in a constant number of queries.
+
+    ``source="rollup"`` (the pages) reads ``ReferralFact``; ``source="raw"``
+    computes the same figures from the referrals and their events, which is
+    the reference the rollup is tested against and the benchmark's baseline.
+    Open cases past target are live either way (they read the open referrals).
+    """
+    if source == "rollup":
+        facts = filters.facts()
+        return {
+            "summary": summary(facts),
+            "by_week": volume_by_week(facts, filters.start, filters.end),
+            "by_channel": volume_by(facts, "channel"),
+            "by_department": volume_by(facts, "department"),
+            "by_specialty": volume_by(facts, "specialty"),
+            "outcomes": outcome_mix(facts),
+            "clocks": fact_clock_figures(facts),
+            "open_past_target": open_past_target(filters.cohort()),
+            "reviewers": reviewer_participation(facts, None),
+            "specialties": specialty_participation(facts, None),
+        }
     qs = filters.cohort()
     rows = clock_rows(qs)
     return {

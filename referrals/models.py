@@ -437,3 +437,100 @@ class CreditEntry(models.Model):
 
     def __str__(self):
         return f"{self.person_id} {self.points:+d} ({self.rule_id}) at {self.created_at:%Y-%m-%d}"
+
+
+# --- Rollups: derived from the tables above, rebuilt from them at any time (referrals.rollups) ----------
+
+
+class ReferralFact(models.Model):
+    """The dashboard's row for one referral: its dimensions, where it got to and each finished clock.
+
+    Derived, never edited by hand: ``referrals.rollups`` writes it from the
+    referral and its pause events (business days need the holiday calendar, so
+    they are counted once here instead of on every dashboard read). No patient
+    data. Entered-in-error referrals have no row.
+    """
+
+    referral = models.OneToOneField(Referral, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    submitted_on = models.DateField()  # local date
+    week = models.DateField()  # the Monday of submitted_on
+    # Plain ids (no foreign-key constraint): a rollup must never block a change to what it summarises.
+    department = models.ForeignKey(
+        Department, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    specialty = models.ForeignKey(Specialty, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    channel = models.CharField(max_length=20, choices=Channel)
+    referrer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status)
+    urgency = models.CharField(max_length=10, choices=Urgency)
+    coverage = models.CharField(max_length=25, choices=Coverage)
+    interpreter_needed = models.BooleanField()
+    was_accepted = models.BooleanField()
+    was_claimed = models.BooleanField()  # claimed at some point, or answered
+    was_delivered = models.BooleanField()
+    diagnosis_outcome = models.CharField(max_length=20, blank=True)
+    treatment_outcome = models.CharField(max_length=20, blank=True)
+    clinical_impact = models.CharField(max_length=20, blank=True)
+    downstream_outcome = models.CharField(max_length=30, blank=True)
+    recommendation_followed = models.CharField(max_length=10, blank=True)
+    # Business days of each finished clock (holds and open questions taken off); null while running.
+    triage_days = models.PositiveSmallIntegerField(null=True)
+    queue_days = models.PositiveSmallIntegerField(null=True)
+    review_days = models.PositiveSmallIntegerField(null=True)
+    claim_to_delivery_days = models.PositiveSmallIntegerField(null=True)
+    triage_late = models.BooleanField(null=True)
+    queue_late = models.BooleanField(null=True)
+    review_late = models.BooleanField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["submitted_on"], name="referral_fact_submitted_on")]
+
+    def __str__(self):
+        return f"fact {self.referral_id}"
+
+
+class CreditMonth(models.Model):
+    """Points per person, department and calendar month: the leaderboards' rollup of the ledger.
+
+    Written in the same transaction as each ledger entry (``referrals.services``),
+    so it is never behind; ``referrals.rollups.rebuild_credit_months`` recomputes
+    it from the ledger. Month, quarter and year leaderboards start on a month,
+    so they are sums of at most twelve rows per person.
+    """
+
+    month = models.DateField()  # the first day of the local calendar month
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    points = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "person", "department"], nulls_distinct=False, name="one_credit_month_per_person"
+            )
+        ]
+        indexes = [models.Index(fields=["person", "month"], name="credit_month_person")]
+
+    def __str__(self):
+        return f"{self.person_id} {self.month:%Y-%m}: {self.points}"
+
+
+class RollupState(models.Model):
+    """How far a rollup has been brought up to date (one row per rollup)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    # Referrals changed at or after this moment may not be in the rollup yet.
+    watermark = models.DateTimeField(null=True)
+    refreshed_at = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return f"{self.name} up to {self.watermark}"

@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from portal.models import Profile, User
-from referrals import clocks
+from referrals import clocks, rollups
 from referrals.models import (
     DEFAULT_CREDIT_RULES,
     Channel,
@@ -592,12 +592,20 @@ def _credit_award(person_id, code, *, referral=None, course=None, now=None):
         reason=f"{rule.name}: {subject}"[:200],
         created_at=now or timezone.now(),
     )
+    if not _credit_append(entry):
+        return None  # already credited: the constraint is the guarantee, not a prior read
+    return entry
+
+
+def _credit_append(entry: CreditEntry) -> bool:
+    """Insert one ledger entry and add it to its month's rollup; False when the ledger refused a duplicate."""
     try:
         with transaction.atomic():  # a savepoint: a duplicate leaves the outer transaction usable
             entry.save(force_insert=True)
     except IntegrityError:
-        return None  # already credited: the constraint is the guarantee, not a prior read
-    return entry
+        return False
+    rollups.credit_month_add(entry)
+    return True
 
 
 def _credit_reverse_referral(referral: Referral, action: Action, now) -> int:
@@ -617,9 +625,9 @@ def _credit_reverse_referral(referral: Referral, action: Action, now) -> int:
         )
         for entry in originals
     ]
-    # A concurrent reversal of the same entry is refused by one_reversal_per_credit_entry.
-    CreditEntry.objects.bulk_create(reversals, ignore_conflicts=True)
-    return len(reversals)
+    # One by one (a referral earns at most a few entries): a concurrent reversal of the same
+    # entry is refused by one_reversal_per_credit_entry, and only what was written is rolled up.
+    return sum(_credit_append(entry) for entry in reversals)
 
 
 @transaction.atomic

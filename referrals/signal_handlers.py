@@ -1,4 +1,9 @@
-"""Receivers for model signals of the referral app's settings tables. They only drop caches."""
+"""Receivers for model signals of the referral app's settings tables. They only drop caches.
+
+The dashboard's rollup is one of them: its clocks are counted in business days
+against these tables, so an edit sends it back to a full recount (done by the
+next beat refresh, once however many rows were edited).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from referrals.models import Holiday, ServiceLevelTarget
 
 
 def _calendar_changed(sender, **kwargs) -> None:
+    from referrals import rollups
+
     clocks.calendar_changed()
+    rollups.referral_facts_invalidate()
 
 
 def connect() -> None:

@@ -161,3 +161,19 @@ def find_clock_breaches() -> int:
             found += 1
     logger.info("service-level breaches recorded", extra={"count": found})
     return found
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def refresh_dashboard_rollup() -> int | None:
+    """Bring the dashboard's rollup up to date (a run that finds another one running does nothing)."""
+    from referrals import rollups
+
+    return rollups.refresh_referral_facts()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def rebuild_dashboard_rollup() -> int:
+    """Recount every referral's clocks: holidays or service-level targets changed."""
+    from referrals import rollups
+
+    return rollups.rebuild_referral_facts()

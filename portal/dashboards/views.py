@@ -21,7 +21,7 @@ from portal import services as portal_services
 from portal.dashboards.forms import PRESETS, DashboardFilterForm, LeaderboardVisibilityForm
 from portal.models import Profile
 from portal.roles import Role
-from referrals import metrics
+from referrals import metrics, rollups
 from referrals.models import CreditRule
 
 
@@ -352,9 +352,12 @@ def dashboard(request):
     """The leadership dashboard: aggregates only, for Leadership and Coordinators."""
     _require_steering_role(request.user)
     form, filters = _filtered(request)
-    figures = metrics.leadership_dashboard(filters) if filters is not None else None
+    figures = refreshed_at = None
+    if filters is not None:
+        refreshed_at = rollups.refresh_referral_facts_if_stale()
+        figures = metrics.leadership_dashboard(filters)
     tables = _dashboard_tables(figures) if figures else []
-    extra = {"figures": figures, "charts": _charts(figures) if figures else []}
+    extra = {"figures": figures, "charts": _charts(figures) if figures else [], "refreshed_at": refreshed_at}
     return _download_or_page(request, "portal/dashboards/dashboard.html", form, filters, tables, extra)
 
 

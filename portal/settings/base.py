@@ -392,6 +392,12 @@ CELERY_BEAT_SCHEDULE["referrals-clock-breaches"] = {
     "schedule": timedelta(minutes=15),
 }
 
+CELERY_BEAT_SCHEDULE["referrals-dashboard-rollup"] = {
+    # The dashboard's per-referral rollup follows the referrals within a minute (referrals.rollups).
+    "task": "referrals.tasks.refresh_dashboard_rollup",
+    "schedule": timedelta(minutes=1),
+}
+
 CELERY_BEAT_SCHEDULE["education-training-reminders"] = {
     # Required training: a reminder before the due date, once overdue, and before expiry; each sent once.
     "task": "education.tasks.send_training_reminders",

@@ -33,7 +33,7 @@ import pytest
 import time_machine
 
 from portal.roles import Role
-from referrals import metrics, services
+from referrals import metrics, rollups, services
 from referrals.models import Channel, Holiday
 from tests.factories import DepartmentFactory, SpecialtyFactory, referral_data
 
@@ -182,7 +182,10 @@ class Hospital:
 
 @pytest.fixture
 def hospital(make_user):
-    return Hospital(make_user)
+    built = Hospital(make_user)
+    # What the beat task does each minute: bring the dashboard's rollup up to date.
+    rollups.refresh_referral_facts()
+    return built
 
 
 @pytest.fixture
