@@ -840,17 +840,21 @@ def department_participation(qs: QuerySet[Referral]) -> list[dict]:
 LAPSED_AFTER_DAYS = 90
 
 
-def referrer_outreach(*, today: date | None = None, limit: int = 15) -> dict[str, list[dict]]:
+def referrer_outreach(*, today: date | None = None, limit: int = 15, source: str = "rollup") -> dict[str, list[dict]]:
     """New, top and lapsed referrers for coordinator outreach, relative to the last 90 days.
 
     new: first referral within the last 90 days; top: most referrals in the
     last 90 days; lapsed: referred before, none in the last 90 days.
     """
     today = today or timezone.localdate()
-    cutoff = local_midnight(today - timedelta(days=LAPSED_AFTER_DAYS))
+    if source == "rollup":
+        cutoff, submitted = today - timedelta(days=LAPSED_AFTER_DAYS), "submitted_on"
+        referrals = ReferralFact.objects.all()
+    else:
+        cutoff, submitted = local_midnight(today - timedelta(days=LAPSED_AFTER_DAYS)), "submitted_at"
+        referrals = Referral.objects.exclude(status=Status.ENTERED_IN_ERROR)
     base = (
-        Referral.objects.exclude(status=Status.ENTERED_IN_ERROR)
-        .filter(referrer__isnull=False)
+        referrals.filter(referrer__isnull=False)
         .values(
             "referrer_id",
             "referrer__first_name",
@@ -859,10 +863,10 @@ def referrer_outreach(*, today: date | None = None, limit: int = 15) -> dict[str
             "referrer__profile__department__name",
         )
         .annotate(
-            first=Min("submitted_at"),
-            last=Max("submitted_at"),
-            total=Count("id"),
-            recent=Count("pk", filter=Q(submitted_at__gte=cutoff)),
+            first=Min(submitted),
+            last=Max(submitted),
+            total=Count("pk"),
+            recent=Count("pk", filter=Q(**{f"{submitted}__gte": cutoff})),
         )
     )
 
@@ -873,8 +877,8 @@ def referrer_outreach(*, today: date | None = None, limit: int = 15) -> dict[str
                 "department": r["referrer__profile__department__name"] or "",
                 "referrals_last_90_days": r["recent"],
                 "referrals_ever": r["total"],
-                "first_referral": timezone.localtime(r["first"]).date(),
-                "last_referral": timezone.localtime(r["last"]).date(),
+                "first_referral": _as_date(r["first"]),
+                "last_referral": _as_date(r["last"]),
             }
             for r in rows
         ]

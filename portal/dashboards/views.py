@@ -368,8 +368,8 @@ def participation(request):
     form, filters = _filtered(request)
     tables = []
     if filters is not None:
-        qs = filters.cohort()
-        rows = metrics.clock_rows(qs)
+        rollups.refresh_referral_facts_if_stale()
+        facts = filters.facts()
         outreach = metrics.referrer_outreach()
         referrer_columns = [
             ("referrer", "Referrer"),
@@ -380,8 +380,8 @@ def participation(request):
             ("last_referral", "Last referral"),
         ]
         tables = [
-            _reviewer_table(metrics.reviewer_participation(qs, rows)),
-            _specialty_table(metrics.specialty_participation(qs, rows)),
+            _reviewer_table(metrics.reviewer_participation(facts, None)),
+            _specialty_table(metrics.specialty_participation(facts, None)),
             Table(
                 "departments",
                 "Participation by department",
@@ -395,7 +395,7 @@ def participation(request):
                     ("training_overdue", "Overdue"),
                     ("training_share", "% of required training complete"),
                 ],
-                metrics.department_participation(qs),
+                metrics.department_participation(facts),
             ),
             Table(
                 "new_referrers", "New referrers (first referral in the last 90 days)", referrer_columns, outreach["new"]

@@ -124,6 +124,18 @@ def recreate_database(pg_host: str, pg_port: int, name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def create_database_if_missing(pg_host: str, pg_port: int, name: str) -> bool:
+    """Create the database unless it exists (the volume database is kept between runs); True when created."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(host=pg_host, port=pg_port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
+
+
 def drop_database(pg_host: str, pg_port: int, name: str) -> None:
     import psycopg
     from psycopg import sql

@@ -13,7 +13,12 @@ Suites (see README.md in this folder):
   signed-in view, and its query count at 1x and 10x data;
 - ``referrals`` (``suite_referrals.py``): the referral submit and claim POSTs
   against a one-row-insert POST, and the query counts of the referral lists
-  and detail page at 1,000 and 100,000 referrals.
+  and detail page at 1,000 and 100,000 referrals;
+- ``intranet`` (``suite_intranet.py``): intranet pages against the trivial
+  view, and publishing an update to 20,000 people;
+- ``dashboard`` (``suite_dashboard.py``): the leadership dashboard and the
+  leaderboards at 1,000,000 referrals, rollups against the raw tables, in a
+  volume database kept between runs (``--volume-db``).
 
 Each suite checks PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) and
 exits 2 with one line if either is unreachable; creates a fresh database
@@ -50,7 +55,7 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:  # run as a script: python tests/benchmarks/run.py
     sys.path.insert(0, str(REPO))
 
-from tests.benchmarks import suite_home, suite_intranet, suite_referrals  # noqa: E402
+from tests.benchmarks import suite_dashboard, suite_home, suite_intranet, suite_referrals  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     RESULTS_DIR,
     SETTINGS_FULL,
@@ -66,7 +71,12 @@ from tests.benchmarks.harness import (  # noqa: E402
     recreate_database,
 )
 
-SUITES = {suite_home.NAME: suite_home, suite_referrals.NAME: suite_referrals, suite_intranet.NAME: suite_intranet}
+SUITES = {
+    suite_home.NAME: suite_home,
+    suite_referrals.NAME: suite_referrals,
+    suite_intranet.NAME: suite_intranet,
+    suite_dashboard.NAME: suite_dashboard,
+}
 ALL_RESULTS_FILE = "all-latest.json"
 
 
@@ -100,6 +110,14 @@ def parse_args(argv):
     referrals.add_argument(
         "--referrals-large", type=int, default=100_000, help="referrals when they are counted again (100,000)"
     )
+    dashboard = parser.add_argument_group("dashboard suite")
+    dashboard.add_argument(
+        "--volume-db", default="portal_volume", help="database of generated volume, kept between runs (portal_volume)"
+    )
+    dashboard.add_argument(
+        "--volume-referrals", type=int, default=1_000_000, help="referrals to generate into it (1,000,000)"
+    )
+    dashboard.add_argument("--dashboard-rounds", type=int, default=3, help="interleaved rounds per figure (3)")
     return parser.parse_args(argv)
 
 

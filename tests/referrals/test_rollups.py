@@ -56,6 +56,18 @@ def test_every_dashboard_figure_from_the_rollup_equals_the_raw_tables(hospital, 
             assert rollup[key] == raw[key], (filters, key)
 
 
+def test_participation_and_outreach_from_the_rollup_equal_the_raw_tables(hospital, read_at_month_end):
+    for filters in _filter_sets(hospital):
+        facts, referrals = filters.facts(), filters.cohort()
+        rows = metrics.clock_rows(referrals)
+        assert metrics.reviewer_participation(facts, None) == metrics.reviewer_participation(referrals, rows)
+        assert metrics.specialty_participation(facts, None) == metrics.specialty_participation(referrals, rows)
+        assert metrics.department_participation(facts) == metrics.department_participation(referrals)
+    outreach = metrics.referrer_outreach()
+    assert outreach == metrics.referrer_outreach(source="raw")
+    assert [row["referrer"] for row in outreach["lapsed"]] == ["Dan Doyle"]
+
+
 def test_the_rollup_clocks_are_the_hand_counted_ones(hospital, read_at_month_end):
     clocks = {row["clock"]: row for row in metrics.leadership_dashboard(MARCH)["clocks"]}
 
