@@ -37,12 +37,16 @@ from referrals.models import (
     Coverage,
     CreditEntry,
     CreditMonth,
+    OUTCOME_COUNTS,
+    SUMMARY_COUNTS,
     DiagnosisOutcome,
     DownstreamOutcome,
     Holiday,
     RecommendationFollowed,
     Referral,
     ReferralEvent,
+    ReferralDayClock,
+    ReferralDayCount,
     ReferralFact,
     ServiceLevelTarget,
     TreatmentOutcome,
@@ -328,6 +332,19 @@ class Filters:
         """The same cohort in the dashboard's rollup (which holds no entered-in-error referral)."""
         return self._narrowed(ReferralFact.objects.filter(submitted_on__gte=self.start, submitted_on__lte=self.end))
 
+    def day_counts(self, breakdown: str | None = None) -> QuerySet[ReferralDayCount]:
+        """The day rollup's rows for this period and these filters, broken down by one dimension or none."""
+        bits = {"department": ReferralDayCount.DEPARTMENT, "specialty": ReferralDayCount.SPECIALTY}
+        bits["channel"] = ReferralDayCount.CHANNEL
+        grouping = (
+            (bits["department"] if self.department_id else 0)
+            | (bits["specialty"] if self.specialty_id else 0)
+            | (bits["channel"] if self.channel else 0)
+            | (bits[breakdown] if breakdown else 0)
+        )
+        rows = ReferralDayCount.objects.filter(grouping=grouping, day__gte=self.start, day__lte=self.end)
+        return self._narrowed(rows)
+
     def _narrowed(self, qs: QuerySet) -> QuerySet:
         if self.department_id:
             qs = qs.filter(department_id=self.department_id)
@@ -342,11 +359,16 @@ def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def _how_many(qs: QuerySet):
+    """Referrals in a group: counted, or summed from the day rollup's counts."""
+    return Sum("submitted") if qs.model is ReferralDayCount else Count("pk")
+
+
 def volume_by_week(qs: QuerySet[Referral], start: date | None = None, end: date | None = None) -> list[dict]:
     """Referrals per week (weeks start on Monday); with a period, its weeks without referrals show as 0."""
-    if qs.model is not ReferralFact:
+    if qs.model is Referral:
         qs = qs.annotate(week=TruncWeek("submitted_at"))
-    rows = qs.values("week").annotate(referrals=Count("pk")).order_by("week")
+    rows = qs.values("week").annotate(referrals=_how_many(qs)).order_by("week")
     counts = {_as_date(r["week"]): r["referrals"] for r in rows}
     if start is not None and end is not None:
         week = start - timedelta(days=start.weekday())
@@ -368,7 +390,7 @@ def volume_by(qs: QuerySet[Referral], dimension: str) -> list[dict]:
         "specialty": "specialty__name",
     }
     column = fields[dimension]
-    rows = qs.values(column).annotate(referrals=Count("pk")).order_by("-referrals", F(column).asc(nulls_last=True))
+    rows = qs.values(column).annotate(referrals=_how_many(qs)).order_by("-referrals", F(column).asc(nulls_last=True))
     labels = dict(Channel.choices)
     out = []
     for row in rows:
@@ -396,11 +418,11 @@ def _steps(qs: QuerySet) -> tuple[Q, Q, Q]:
     return delivered, Q(accepted_at__isnull=False), Q(claimed_at__isnull=False) | delivered
 
 
-def summary(qs: QuerySet[Referral]) -> dict:
-    """The funnel, endings, loop closure, equity and internal vs concierge volume, in one query."""
+def summary_counts(qs: QuerySet) -> dict[str, Count]:
+    """The counts behind ``summary`` as aggregates, keyed as ``SUMMARY_KEYS`` (also the day rollup's columns)."""
     delivered, accepted, claimed = _steps(qs)
     with_referrer = Q(referrer__isnull=False)
-    counts = qs.aggregate(
+    return dict(
         submitted=Count("pk"),
         accepted=Count("pk", filter=accepted),
         claimed=Count("pk", filter=claimed),
@@ -421,6 +443,19 @@ def summary(qs: QuerySet[Referral]) -> dict:
         concierge=Count("pk", filter=Q(channel=Channel.CONCIERGE)),
         other_channels=Count("pk", filter=Q(channel__in=[Channel.PUBLIC_WEB, Channel.OTHER])),
     )
+
+
+SUMMARY_KEYS = SUMMARY_COUNTS
+
+
+def summary(qs: QuerySet[Referral]) -> dict:
+    """The funnel, endings, loop closure, equity and internal vs concierge volume, in one query."""
+    return summary_from(qs.aggregate(**summary_counts(qs)))
+
+
+def summary_from(counts: dict) -> dict:
+    """``summary``'s figures from its counts (read from the referrals, or summed from the day rollup)."""
+    counts = {key: counts[key] or 0 for key in SUMMARY_KEYS}
     total = counts["submitted"]
     counts["loop_closure_rate"] = _share(counts["loop_closed"], counts["with_referrer"])
     counts["funnel"] = [
@@ -475,18 +510,29 @@ OUTCOME_MEASURES = [
 ]
 
 
+OUTCOME_KEYS = OUTCOME_COUNTS
+
+
+def outcome_counts(qs: QuerySet) -> dict[str, Count]:
+    """How many referrals have each value of each outcome measure, keyed as ``OUTCOME_KEYS``."""
+    return {
+        f"{column}_{value}": Count("pk", filter=Q(**{column: value}))
+        for column, _, choices in OUTCOME_MEASURES
+        for value in choices.values
+    }
+
+
 def outcome_mix(qs: QuerySet[Referral]) -> list[dict]:
     """Each outcome measure's values among delivered opinions (closed cases for the downstream ones), one query."""
-    aggregates = {"delivered": Count("pk", filter=_steps(qs)[0])}
-    for column, _, choices in OUTCOME_MEASURES:
-        for value in choices.values:
-            aggregates[f"{column}__{value}"] = Count("pk", filter=Q(**{column: value}))
-    counts = qs.aggregate(**aggregates)
+    return outcome_mix_from(qs.aggregate(**outcome_counts(qs)))
+
+
+def outcome_mix_from(counts: dict) -> list[dict]:
     rows = []
     for column, measure, choices in OUTCOME_MEASURES:
-        recorded = sum(counts[f"{column}__{value}"] for value in choices.values)
+        recorded = sum(counts[f"{column}_{value}"] or 0 for value in choices.values)
         for value, label in choices.choices:
-            n = counts[f"{column}__{value}"]
+            n = counts[f"{column}_{value}"] or 0
             rows.append({"measure": measure, "outcome": label, "referrals": n, "share": _share(n, recorded)})
     return rows
 
@@ -681,25 +727,48 @@ def _fact_histograms(qs: QuerySet[ReferralFact], column: str, by: str | None = N
     return out
 
 
+def _day_clock_histograms(filters: Filters, clock: str | None = None, per_specialty: bool = False) -> dict:
+    """{(clock, specialty id or None): {business days: (finished, past target)}} from the clocks' day rollup."""
+    rows = ReferralDayClock.objects.filter(
+        day__gte=filters.start, day__lte=filters.end, specialty__isnull=not per_specialty
+    )
+    if clock is not None:
+        rows = rows.filter(clock=clock)
+    out: dict = defaultdict(dict)
+    for row in (
+        rows.values("clock", "specialty_id", "business_days")
+        .annotate(n=Sum("finished"), late=Sum("past_target"))
+        .order_by()
+    ):
+        out[(row["clock"], row["specialty_id"])][row["business_days"]] = (row["n"], row["late"])
+    return out
+
+
+def _clock_figure(label: str, histogram: dict) -> dict:
+    counts = {days: n for days, (n, _) in histogram.items()}
+    completed = sum(counts.values())
+    late = sum(late for _, late in histogram.values())
+    return {
+        "clock": label,
+        "completed": completed,
+        "median_business_days": _round(percentile_of_counts(counts, 0.5)),
+        "p90_business_days": _round(percentile_of_counts(counts, 0.9)),
+        "past_target": late,
+        "within_target_share": _share(completed - late, completed),
+    }
+
+
+def day_clock_figures(filters: Filters) -> list[dict]:
+    """``clock_figures`` for the whole hospital from the clocks' day rollup, in one query."""
+    histograms = _day_clock_histograms(filters)
+    return [_clock_figure(label, histograms.get((clock, None), {})) for clock, label, _, _ in CLOCKS]
+
+
 def fact_clock_figures(qs: QuerySet[ReferralFact]) -> list[dict]:
     """``clock_figures`` from the rollup: each clock's histogram of business days, one query a clock."""
-    out = []
-    for clock, label, _, _ in CLOCKS:
-        histogram = _fact_histograms(qs, f"{clock}_days").get(None, {})
-        counts = {days: n for days, (n, _) in histogram.items()}
-        completed = sum(counts.values())
-        late = sum(late for _, late in histogram.values())
-        out.append(
-            {
-                "clock": label,
-                "completed": completed,
-                "median_business_days": _round(percentile_of_counts(counts, 0.5)),
-                "p90_business_days": _round(percentile_of_counts(counts, 0.9)),
-                "past_target": late,
-                "within_target_share": _share(completed - late, completed),
-            }
-        )
-    return out
+    return [
+        _clock_figure(label, _fact_histograms(qs, f"{clock}_days").get(None, {})) for clock, label, _, _ in CLOCKS
+    ]
 
 
 def _round(value):
@@ -730,38 +799,95 @@ def _name(first: str, last: str, email: str) -> str:
     return f"{first} {last}".strip() or email
 
 
-def reviewer_participation(qs: QuerySet[Referral], rows: ClockRows | None) -> list[dict]:
-    """Per reviewer: cases claimed (and still theirs), opinions delivered, median claim → delivery."""
-    counts = (
-        qs.filter(reviewer__isnull=False)
-        .values("reviewer_id", "reviewer__first_name", "reviewer__last_name", "reviewer__email")
-        .annotate(
-            claimed=Count("pk"),
-            delivered=Count("pk", filter=_steps(qs)[0]),
-        )
-        .order_by("-delivered", "-claimed", "reviewer__last_name")
+def fact_groups(qs: QuerySet[ReferralFact]) -> list[dict]:
+    """One pass over the facts' reviewer index: per specialty, reviewer and claim → delivery days, how many and delivered.
+
+    What the participation tables need that the day rollup cannot give (per
+    reviewer, distinct reviewers), for both tables at once.
+    """
+    return list(
+        qs.values("specialty_id", "reviewer_id", "claim_to_delivery_days")
+        # Counting a column of the index (never null), not the pk, keeps this an index-only scan.
+        .annotate(n=Count("submitted_on"), delivered=Count("submitted_on", filter=Q(was_delivered=True)))
+        .order_by()
     )
-    if rows is None:  # the rollup: a histogram per reviewer
-        histograms = _fact_histograms(qs, "claim_to_delivery_days", by="reviewer_id")
-        median = {rid: percentile_of_counts({d: n for d, (n, _) in h.items()}, 0.5) for rid, h in histograms.items()}
+
+
+def _reviewer_order(row: dict) -> tuple:
+    return (-row["delivered"], -row["claimed"], row["last_name"], row["reviewer_id"])
+
+
+def reviewer_participation(
+    qs: QuerySet[Referral], rows: ClockRows | None, groups: list[dict] | None = None
+) -> list[dict]:
+    """Per reviewer: cases claimed (and still theirs), opinions delivered, median claim → delivery."""
+    if groups is None and rows is None:
+        groups = fact_groups(qs)
+    if groups is not None:  # the facts
+        per: dict[int, dict] = {}
+        for g in groups:
+            if g["reviewer_id"] is None:
+                continue
+            mine = per.setdefault(g["reviewer_id"], {"claimed": 0, "delivered": 0, "days": {}})
+            mine["claimed"] += g["n"]
+            mine["delivered"] += g["delivered"]
+            if g["claim_to_delivery_days"] is not None:
+                mine["days"][g["claim_to_delivery_days"]] = g["n"]
+        people = User.objects.filter(pk__in=list(per)).values_list("pk", "first_name", "last_name", "email")
+        counts = [
+            {
+                "reviewer_id": pk,
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "claimed": per[pk]["claimed"],
+                "delivered": per[pk]["delivered"],
+            }
+            for pk, first, last, email in people
+        ]
+        median = {rid: percentile_of_counts(mine["days"], 0.5) for rid, mine in per.items()}
     else:
+        counts = list(
+            qs.filter(reviewer__isnull=False)
+            .values("reviewer_id", first_name=F("reviewer__first_name"), last_name=F("reviewer__last_name"))
+            .annotate(
+                email=F("reviewer__email"),
+                claimed=Count("pk"),
+                delivered=Count("pk", filter=_steps(qs)[0]),
+            )
+            .order_by()
+        )
         per_reviewer: dict[int, list[int]] = defaultdict(list)
         for row, days in rows.claim_to_delivery():
             per_reviewer[row["reviewer_id"]].append(days)
         median = {rid: percentile(days, 0.5) for rid, days in per_reviewer.items()}
     return [
         {
-            "reviewer": _name(r["reviewer__first_name"], r["reviewer__last_name"], r["reviewer__email"]),
+            "reviewer": _name(r["first_name"], r["last_name"], r["email"]),
             "claimed": r["claimed"],
             "delivered": r["delivered"],
             "median_claim_to_delivery_business_days": _round(median.get(r["reviewer_id"])),
         }
-        for r in counts
+        for r in sorted(counts, key=_reviewer_order)
     ]
 
 
-def specialty_participation(qs: QuerySet[Referral], rows: ClockRows | None) -> list[dict]:
-    """Per specialty: referrals, median time in queue, active reviewers ÷ credentialed reviewers."""
+def _median_by(histograms: dict) -> dict:
+    return {key: percentile_of_counts({d: n for d, (n, _) in h.items()}, 0.5) for key, h in histograms.items()}
+
+
+def specialty_participation(
+    qs: QuerySet[Referral],
+    rows: ClockRows | None,
+    day_rollup: Filters | None = None,
+    groups: list[dict] | None = None,
+) -> list[dict]:
+    """Per specialty: referrals, median time in queue, active reviewers ÷ credentialed reviewers.
+
+    From the referrals and their clock rows; or from the facts (``rows`` None),
+    with the queue medians from the clocks' day rollup when ``day_rollup``
+    names an unfiltered period.
+    """
     through = Profile.review_specialties.through
     credentialed = dict(
         through.objects.filter(profile__user__is_active=True, profile__user__groups__name=Role.REVIEWER)
@@ -769,20 +895,34 @@ def specialty_participation(qs: QuerySet[Referral], rows: ClockRows | None) -> l
         .annotate(n=Count("profile_id", distinct=True))
         .values_list("specialty_id", "n")
     )
-    activity = {
-        r["specialty_id"]: r
-        for r in qs.values("specialty_id").annotate(
-            referrals=Count("pk"), active_reviewers=Count("reviewer", distinct=True)
-        )
-    }
-    if rows is None:  # the rollup: a histogram per specialty
-        histograms = _fact_histograms(qs, "queue_days", by="specialty_id")
-        median = {sid: percentile_of_counts({d: n for d, (n, _) in h.items()}, 0.5) for sid, h in histograms.items()}
+    if rows is None:
+        if groups is None:
+            groups = fact_groups(qs)
+        activity: dict[int, dict] = {}
+        reviewers: dict[int, set] = defaultdict(set)
+        for g in groups:
+            act = activity.setdefault(g["specialty_id"], {"referrals": 0, "active_reviewers": 0})
+            act["referrals"] += g["n"]
+            if g["reviewer_id"] is not None:
+                reviewers[g["specialty_id"]].add(g["reviewer_id"])
+        for sid, ids in reviewers.items():
+            activity[sid]["active_reviewers"] = len(ids)
+        if day_rollup is not None:
+            by_specialty = _day_clock_histograms(day_rollup, "queue", per_specialty=True)
+            median = _median_by({sid: h for (_, sid), h in by_specialty.items()})
+        else:
+            median = _median_by(_fact_histograms(qs, "queue_days", by="specialty_id"))
     else:
-        queue_days: dict[int, list[int]] = defaultdict(list)
+        activity = {
+            r["specialty_id"]: r
+            for r in qs.values("specialty_id").annotate(
+                referrals=Count("pk"), active_reviewers=Count("reviewer", distinct=True)
+            )
+        }
+        queue: dict[int, list[int]] = defaultdict(list)
         for row, days in rows.durations(ServiceLevelTarget.Clock.QUEUE):
-            queue_days[row["specialty_id"]].append(days)
-        median = {sid: percentile(days, 0.5) for sid, days in queue_days.items()}
+            queue[row["specialty_id"]].append(days)
+        median = {sid: percentile(days, 0.5) for sid, days in queue.items()}
     out = []
     for specialty in Specialty.objects.filter(Q(is_active=True) | Q(pk__in=list(activity))).order_by("name"):
         act = activity.get(specialty.pk, {"referrals": 0, "active_reviewers": 0})
@@ -912,17 +1052,24 @@ def leadership_dashboard(filters: Filters, *, source: str = "rollup") -> dict:
     """
     if source == "rollup":
         facts = filters.facts()
+        counts = filters.day_counts().aggregate(**{key: Sum(key) for key in SUMMARY_KEYS + OUTCOME_KEYS})
+        unfiltered = not (filters.department_id or filters.specialty_id or filters.channel)
+        groups = fact_groups(facts)
         return {
-            "summary": summary(facts),
-            "by_week": volume_by_week(facts, filters.start, filters.end),
-            "by_channel": volume_by(facts, "channel"),
-            "by_department": volume_by(facts, "department"),
-            "by_specialty": volume_by(facts, "specialty"),
-            "outcomes": outcome_mix(facts),
-            "clocks": fact_clock_figures(facts),
+            "summary": summary_from(counts),
+            "by_week": volume_by_week(filters.day_counts(), filters.start, filters.end),
+            "by_channel": volume_by(filters.day_counts("channel"), "channel"),
+            "by_department": volume_by(filters.day_counts("department"), "department"),
+            "by_specialty": volume_by(filters.day_counts("specialty"), "specialty"),
+            "outcomes": outcome_mix_from(counts),
+            # The clocks' day rollup is kept for the whole hospital and per specialty; narrower
+            # cohorts (a department, a channel) are small enough to count from the facts.
+            "clocks": day_clock_figures(filters) if unfiltered else fact_clock_figures(facts),
             "open_past_target": open_past_target(filters.cohort()),
-            "reviewers": reviewer_participation(facts, None),
-            "specialties": specialty_participation(facts, None),
+            "reviewers": reviewer_participation(facts, None, groups=groups),
+            "specialties": specialty_participation(
+                facts, None, day_rollup=filters if unfiltered else None, groups=groups
+            ),
         }
     qs = filters.cohort()
     rows = clock_rows(qs)

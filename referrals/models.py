@@ -488,10 +488,103 @@ class ReferralFact(models.Model):
     review_late = models.BooleanField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["submitted_on"], name="referral_fact_submitted_on")]
+        indexes = [
+            models.Index(fields=["submitted_on"], name="referral_fact_submitted_on"),
+            # The reads the day rollup cannot serve (per reviewer; distinct reviewers) scan only this index.
+            models.Index(
+                fields=["submitted_on", "reviewer"],
+                include=["specialty", "department", "channel", "was_delivered", "claim_to_delivery_days"],
+                name="referral_fact_reviewer",
+            ),
+        ]
 
     def __str__(self):
         return f"fact {self.referral_id}"
+
+
+# The day rollup's counters: what ``referrals.metrics.summary`` and ``outcome_mix`` count.
+SUMMARY_COUNTS = (
+    "submitted",
+    "accepted",
+    "claimed",
+    "delivered",
+    "scheduled_here",
+    "declined",
+    "cancelled",
+    "still_open",
+    "with_referrer",
+    "loop_closed",
+    "self_pay",
+    "self_pay_delivered",
+    "financial_assistance",
+    "financial_assistance_delivered",
+    "interpreter",
+    "interpreter_delivered",
+    "internal",
+    "concierge",
+    "other_channels",
+)
+OUTCOME_FIELDS = (
+    ("diagnosis_outcome", DiagnosisOutcome),
+    ("treatment_outcome", TreatmentOutcome),
+    ("clinical_impact", ClinicalImpact),
+    ("downstream_outcome", DownstreamOutcome),
+    ("recommendation_followed", RecommendationFollowed),
+)
+OUTCOME_COUNTS = tuple(f"{name}_{value}" for name, choices in OUTCOME_FIELDS for value in choices.values)
+
+
+class ReferralDayCount(models.Model):
+    """Referral counts per submission day for one grouping of department, specialty and channel.
+
+    ``grouping`` says which of the three the row is broken down by (bits:
+    1 department, 2 specialty, 4 channel); the others are summed over. Every
+    grouping is kept, so any filter with any breakdown reads whole days of a
+    few rows instead of each referral. Derived from ``ReferralFact`` in the
+    same transaction that rewrites the facts of those days.
+    """
+
+    DEPARTMENT, SPECIALTY, CHANNEL = 1, 2, 4
+
+    day = models.DateField()
+    week = models.DateField()
+    grouping = models.PositiveSmallIntegerField()
+    department = models.ForeignKey(
+        Department, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    specialty = models.ForeignKey(
+        Specialty, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    channel = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["grouping", "day"], name="referral_day_count_grouping")]
+
+    def __str__(self):
+        return f"{self.day} grouping {self.grouping}"
+
+
+for _name in SUMMARY_COUNTS + OUTCOME_COUNTS:
+    ReferralDayCount.add_to_class(_name, models.PositiveIntegerField(default=0))
+
+
+class ReferralDayClock(models.Model):
+    """How many finished clocks took each number of business days, per submission day (all, or per specialty)."""
+
+    day = models.DateField()
+    specialty = models.ForeignKey(
+        Specialty, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )  # null: every specialty together
+    clock = models.CharField(max_length=10, choices=ServiceLevelTarget.Clock)
+    business_days = models.PositiveSmallIntegerField()
+    finished = models.PositiveIntegerField()
+    past_target = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "clock"], name="referral_day_clock_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.clock} {self.business_days}: {self.finished}"
 
 
 class CreditMonth(models.Model):

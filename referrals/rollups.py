@@ -23,12 +23,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Min, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from referrals import metrics
-from referrals.models import CreditEntry, CreditMonth, Referral, ReferralFact, RollupState, ServiceLevelTarget
+from referrals.models import (
+    CreditEntry,
+    CreditMonth,
+    Referral,
+    ReferralDayClock,
+    ReferralDayCount,
+    ReferralFact,
+    RollupState,
+    ServiceLevelTarget,
+)
 from referrals.workflow import Status
 
 FACTS = "referral_facts"
@@ -96,12 +105,68 @@ def _facts_for(referrals) -> list[ReferralFact]:
 
 
 def _replace_facts(ids: list[int]) -> int:
-    """Recompute the facts of these referrals in one transaction; returns how many rows now stand."""
+    """Recompute the facts of these referrals, and the day rollup of their days, in one transaction."""
     with transaction.atomic():
         facts = _facts_for(Referral.objects.filter(id__in=ids))
-        ReferralFact.objects.filter(referral_id__in=ids).delete()
+        old = ReferralFact.objects.filter(referral_id__in=ids)
+        days = set(old.values_list("submitted_on", flat=True)) | {fact.submitted_on for fact in facts}
+        old.delete()
         ReferralFact.objects.bulk_create(facts, batch_size=2000)
+        rebuild_days(days)
     return len(facts)
+
+
+_DIMENSIONS = (
+    (ReferralDayCount.DEPARTMENT, "department_id"),
+    (ReferralDayCount.SPECIALTY, "specialty_id"),
+    (ReferralDayCount.CHANNEL, "channel"),
+)
+
+
+def rebuild_days(days: set | None) -> None:
+    """Recount the day rollup of these submission days (None: every day) from the facts.
+
+    Called inside the transaction that changed the facts, so a reader sees
+    facts and day rows of the same moment.
+    """
+    facts = ReferralFact.objects.all() if days is None else ReferralFact.objects.filter(submitted_on__in=days)
+    counts = ReferralDayCount.objects.all() if days is None else ReferralDayCount.objects.filter(day__in=days)
+    clocks_ = ReferralDayClock.objects.all() if days is None else ReferralDayClock.objects.filter(day__in=days)
+    counts.delete()
+    clocks_.delete()
+    aggregates = {**metrics.summary_counts(facts), **metrics.outcome_counts(facts)}
+    rows = []
+    for grouping in range(8):
+        dims = [column for bit, column in _DIMENSIONS if grouping & bit]
+        for row in facts.values("submitted_on", "week", *dims).annotate(**aggregates).order_by().iterator(5000):
+            day = row.pop("submitted_on")
+            rows.append(ReferralDayCount(day=day, grouping=grouping, **row))
+            if len(rows) >= 5000:
+                ReferralDayCount.objects.bulk_create(rows)
+                rows = []
+    ReferralDayCount.objects.bulk_create(rows)
+    clock_rows = []
+    for clock, _, _, _ in metrics.CLOCKS:
+        column, late = f"{clock}_days", f"{clock}_late"
+        for dims in ([], ["specialty_id"]):
+            for row in (
+                facts.filter(**{f"{column}__isnull": False})
+                .values("submitted_on", *dims, column)
+                .annotate(finished=Count("pk"), past_target=Count("pk", filter=Q(**{late: True})))
+                .order_by()
+                .iterator(5000)
+            ):
+                clock_rows.append(
+                    ReferralDayClock(
+                        day=row["submitted_on"],
+                        specialty_id=row.get("specialty_id"),
+                        clock=clock,
+                        business_days=row[column],
+                        finished=row["finished"],
+                        past_target=row["past_target"],
+                    )
+                )
+    ReferralDayClock.objects.bulk_create(clock_rows, batch_size=5000)
 
 
 def _state(lock: bool) -> RollupState | None:
@@ -165,6 +230,8 @@ def rebuild_referral_facts(*, log: Callable[[str], None] | None = None) -> int:
             if log and (low // FACT_BATCH) % 10 == 0:
                 log(f"facts: {done} rows, through referral {high - 1}")
     ReferralFact.objects.filter(referral_id__gt=bounds["high"] or 0).delete()
+    with transaction.atomic():  # readers see the old day rollup until the new one is complete
+        rebuild_days(None)
     RollupState.objects.update_or_create(name=FACTS, defaults={"watermark": started, "refreshed_at": timezone.now()})
     return done
 

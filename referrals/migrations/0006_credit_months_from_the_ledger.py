@@ -10,6 +10,8 @@ from django.db import migrations
 def fill(apps, schema_editor):
     CreditEntry = apps.get_model("referrals", "CreditEntry")
     CreditMonth = apps.get_model("referrals", "CreditMonth")
+    if CreditMonth.objects.exists():  # already rebuilt (rollups.rebuild_credit_months) since 0005
+        return
     tz = ZoneInfo(settings.TIME_ZONE)
     totals = defaultdict(int)
     for person_id, department_id, points, created_at in CreditEntry.objects.values_list(
