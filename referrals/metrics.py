@@ -32,21 +32,21 @@ from portal.models import Department, Profile, Specialty, User
 from portal.roles import Role
 from referrals import clocks
 from referrals.models import (
+    OUTCOME_COUNTS,
+    SUMMARY_COUNTS,
     Channel,
     ClinicalImpact,
     Coverage,
     CreditEntry,
     CreditMonth,
-    OUTCOME_COUNTS,
-    SUMMARY_COUNTS,
     DiagnosisOutcome,
     DownstreamOutcome,
     Holiday,
     RecommendationFollowed,
     Referral,
-    ReferralEvent,
     ReferralDayClock,
     ReferralDayCount,
+    ReferralEvent,
     ReferralFact,
     ServiceLevelTarget,
     TreatmentOutcome,
@@ -301,9 +301,7 @@ def department_rank(
     if department_id is None:
         return None, ranked.count(), 0
     if points is None:
-        points = (
-            _credit_since(since, source).filter(department_id=department_id).aggregate(p=Sum("points"))["p"] or 0
-        )
+        points = _credit_since(since, source).filter(department_id=department_id).aggregate(p=Sum("points"))["p"] or 0
     rank, total = _rank_among(ranked, points)
     return rank, total, points
 
@@ -332,27 +330,37 @@ class Filters:
         """The same cohort in the dashboard's rollup (which holds no entered-in-error referral)."""
         return self._narrowed(ReferralFact.objects.filter(submitted_on__gte=self.start, submitted_on__lte=self.end))
 
-    def day_counts(self, breakdown: str | None = None) -> QuerySet[ReferralDayCount]:
-        """The day rollup's rows for this period and these filters, broken down by one dimension or none."""
-        bits = {"department": ReferralDayCount.DEPARTMENT, "specialty": ReferralDayCount.SPECIALTY}
-        bits["channel"] = ReferralDayCount.CHANNEL
-        grouping = (
+    def grouping(self, breakdown: str | None = None) -> int:
+        """The day rollup's grouping that holds this filter set broken down by one dimension (or none)."""
+        bits = {
+            "department": ReferralDayCount.DEPARTMENT,
+            "specialty": ReferralDayCount.SPECIALTY,
+            "channel": ReferralDayCount.CHANNEL,
+        }
+        return (
             (bits["department"] if self.department_id else 0)
             | (bits["specialty"] if self.specialty_id else 0)
             | (bits["channel"] if self.channel else 0)
             | (bits[breakdown] if breakdown else 0)
         )
-        rows = ReferralDayCount.objects.filter(grouping=grouping, day__gte=self.start, day__lte=self.end)
-        return self._narrowed(rows)
+
+    def dimension_filters(self) -> Q:
+        q = Q()
+        if self.department_id:
+            q &= Q(department_id=self.department_id)
+        if self.specialty_id:
+            q &= Q(specialty_id=self.specialty_id)
+        if self.channel:
+            q &= Q(channel=self.channel)
+        return q
+
+    def day_counts(self) -> QuerySet[ReferralDayCount]:
+        """The day rollup's rows for this period and these filters."""
+        rows = ReferralDayCount.objects.filter(grouping=self.grouping(), day__gte=self.start, day__lte=self.end)
+        return rows.filter(self.dimension_filters())
 
     def _narrowed(self, qs: QuerySet) -> QuerySet:
-        if self.department_id:
-            qs = qs.filter(department_id=self.department_id)
-        if self.specialty_id:
-            qs = qs.filter(specialty_id=self.specialty_id)
-        if self.channel:
-            qs = qs.filter(channel=self.channel)
-        return qs
+        return qs.filter(self.dimension_filters())
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -369,7 +377,10 @@ def volume_by_week(qs: QuerySet[Referral], start: date | None = None, end: date 
     if qs.model is Referral:
         qs = qs.annotate(week=TruncWeek("submitted_at"))
     rows = qs.values("week").annotate(referrals=_how_many(qs)).order_by("week")
-    counts = {_as_date(r["week"]): r["referrals"] for r in rows}
+    return _weeks_of({_as_date(r["week"]): r["referrals"] for r in rows}, start, end)
+
+
+def _weeks_of(counts: dict, start: date | None, end: date | None) -> list[dict]:
     if start is not None and end is not None:
         week = start - timedelta(days=start.weekday())
         while week <= end:
@@ -384,21 +395,43 @@ def _as_date(value) -> date:
 
 def volume_by(qs: QuerySet[Referral], dimension: str) -> list[dict]:
     """Referrals per channel, department or specialty, largest first."""
-    fields = {
-        "channel": "channel",
-        "department": "department__name",
-        "specialty": "specialty__name",
-    }
-    column = fields[dimension]
-    rows = qs.values(column).annotate(referrals=_how_many(qs)).order_by("-referrals", F(column).asc(nulls_last=True))
+    column = VOLUME_COLUMNS[dimension]
+    return _volume_rows(qs.values(column).annotate(referrals=_how_many(qs)).order_by(), dimension)
+
+
+VOLUME_COLUMNS = {"channel": "channel", "department": "department__name", "specialty": "specialty__name"}
+
+
+def _volume_rows(rows, dimension: str) -> list[dict]:
+    """Largest first, then by name (sorted here, so the rollup and the raw tables order ties alike)."""
+    column = VOLUME_COLUMNS[dimension]
+    totals: dict = defaultdict(int)
+    for row in rows:
+        totals[row[column]] += row["referrals"]
     labels = dict(Channel.choices)
     out = []
-    for row in rows:
-        label = row[column]
-        if dimension == "channel":
-            label = labels.get(label, label)
-        out.append({dimension: label or "No department", "referrals": row["referrals"]})
+    for value, referrals in sorted(totals.items(), key=lambda item: (-item[1], item[0] is None, item[0] or "")):
+        label = labels.get(value, value) if dimension == "channel" else value
+        out.append({dimension: label or "No department", "referrals": referrals})
     return out
+
+
+def day_volumes(filters: Filters) -> dict[str, list[dict]]:
+    """``volume_by`` for channel, department and specialty from the day rollup, in one query."""
+    groupings = {dimension: filters.grouping(dimension) for dimension in VOLUME_COLUMNS}
+    rows = list(
+        ReferralDayCount.objects.filter(
+            grouping__in=set(groupings.values()), day__gte=filters.start, day__lte=filters.end
+        )
+        .filter(filters.dimension_filters())
+        .values("grouping", *VOLUME_COLUMNS.values())
+        .annotate(referrals=Sum("submitted"))
+        .order_by()
+    )
+    return {
+        dimension: _volume_rows([row for row in rows if row["grouping"] == grouping], dimension)
+        for dimension, grouping in groupings.items()
+    }
 
 
 FUNNEL_STEPS = [
@@ -727,13 +760,9 @@ def _fact_histograms(qs: QuerySet[ReferralFact], column: str, by: str | None = N
     return out
 
 
-def _day_clock_histograms(filters: Filters, clock: str | None = None, per_specialty: bool = False) -> dict:
-    """{(clock, specialty id or None): {business days: (finished, past target)}} from the clocks' day rollup."""
-    rows = ReferralDayClock.objects.filter(
-        day__gte=filters.start, day__lte=filters.end, specialty__isnull=not per_specialty
-    )
-    if clock is not None:
-        rows = rows.filter(clock=clock)
+def _day_clock_histograms(filters: Filters) -> dict:
+    """{(clock, specialty id, None for all): {business days: (finished, past target)}}, one query of the day rollup."""
+    rows = ReferralDayClock.objects.filter(day__gte=filters.start, day__lte=filters.end)
     out: dict = defaultdict(dict)
     for row in (
         rows.values("clock", "specialty_id", "business_days")
@@ -758,17 +787,14 @@ def _clock_figure(label: str, histogram: dict) -> dict:
     }
 
 
-def day_clock_figures(filters: Filters) -> list[dict]:
-    """``clock_figures`` for the whole hospital from the clocks' day rollup, in one query."""
-    histograms = _day_clock_histograms(filters)
+def day_clock_figures(histograms: dict) -> list[dict]:
+    """``clock_figures`` for the whole hospital from the clocks' day rollup (``_day_clock_histograms``)."""
     return [_clock_figure(label, histograms.get((clock, None), {})) for clock, label, _, _ in CLOCKS]
 
 
 def fact_clock_figures(qs: QuerySet[ReferralFact]) -> list[dict]:
     """``clock_figures`` from the rollup: each clock's histogram of business days, one query a clock."""
-    return [
-        _clock_figure(label, _fact_histograms(qs, f"{clock}_days").get(None, {})) for clock, label, _, _ in CLOCKS
-    ]
+    return [_clock_figure(label, _fact_histograms(qs, f"{clock}_days").get(None, {})) for clock, label, _, _ in CLOCKS]
 
 
 def _round(value):
@@ -800,7 +826,7 @@ def _name(first: str, last: str, email: str) -> str:
 
 
 def fact_groups(qs: QuerySet[ReferralFact]) -> list[dict]:
-    """One pass over the facts' reviewer index: per specialty, reviewer and claim → delivery days, how many and delivered.
+    """One pass over the facts' reviewer index: per specialty, reviewer and claim → delivery days, how many.
 
     What the participation tables need that the day rollup cannot give (per
     reviewer, distinct reviewers), for both tables at once.
@@ -879,14 +905,14 @@ def _median_by(histograms: dict) -> dict:
 def specialty_participation(
     qs: QuerySet[Referral],
     rows: ClockRows | None,
-    day_rollup: Filters | None = None,
+    day_histograms: dict | None = None,
     groups: list[dict] | None = None,
 ) -> list[dict]:
     """Per specialty: referrals, median time in queue, active reviewers ÷ credentialed reviewers.
 
     From the referrals and their clock rows; or from the facts (``rows`` None),
-    with the queue medians from the clocks' day rollup when ``day_rollup``
-    names an unfiltered period.
+    with the queue medians from the clocks' day rollup (``day_histograms``)
+    for an unfiltered period.
     """
     through = Profile.review_specialties.through
     credentialed = dict(
@@ -907,9 +933,9 @@ def specialty_participation(
                 reviewers[g["specialty_id"]].add(g["reviewer_id"])
         for sid, ids in reviewers.items():
             activity[sid]["active_reviewers"] = len(ids)
-        if day_rollup is not None:
-            by_specialty = _day_clock_histograms(day_rollup, "queue", per_specialty=True)
-            median = _median_by({sid: h for (_, sid), h in by_specialty.items()})
+        if day_histograms is not None:
+            queue = ServiceLevelTarget.Clock.QUEUE
+            median = _median_by({sid: h for (clock, sid), h in day_histograms.items() if clock == queue and sid})
         else:
             median = _median_by(_fact_histograms(qs, "queue_days", by="specialty_id"))
     else:
@@ -1052,24 +1078,26 @@ def leadership_dashboard(filters: Filters, *, source: str = "rollup") -> dict:
     """
     if source == "rollup":
         facts = filters.facts()
-        counts = filters.day_counts().aggregate(**{key: Sum(key) for key in SUMMARY_KEYS + OUTCOME_KEYS})
-        unfiltered = not (filters.department_id or filters.specialty_id or filters.channel)
+        keys = SUMMARY_KEYS + OUTCOME_KEYS
+        weeks = list(filters.day_counts().values("week").annotate(**{f"sum_{k}": Sum(k) for k in keys}).order_by())
+        counts = {key: sum(week[f"sum_{key}"] for week in weeks) for key in keys}
+        volumes = day_volumes(filters)
         groups = fact_groups(facts)
+        # The clocks' day rollup is kept for the whole hospital and per specialty; narrower
+        # cohorts (a department, a channel) are small enough to count from the facts.
+        unfiltered = not (filters.department_id or filters.specialty_id or filters.channel)
+        histograms = _day_clock_histograms(filters) if unfiltered else None
         return {
             "summary": summary_from(counts),
-            "by_week": volume_by_week(filters.day_counts(), filters.start, filters.end),
-            "by_channel": volume_by(filters.day_counts("channel"), "channel"),
-            "by_department": volume_by(filters.day_counts("department"), "department"),
-            "by_specialty": volume_by(filters.day_counts("specialty"), "specialty"),
+            "by_week": _weeks_of({week["week"]: week["sum_submitted"] for week in weeks}, filters.start, filters.end),
+            "by_channel": volumes["channel"],
+            "by_department": volumes["department"],
+            "by_specialty": volumes["specialty"],
             "outcomes": outcome_mix_from(counts),
-            # The clocks' day rollup is kept for the whole hospital and per specialty; narrower
-            # cohorts (a department, a channel) are small enough to count from the facts.
-            "clocks": day_clock_figures(filters) if unfiltered else fact_clock_figures(facts),
+            "clocks": day_clock_figures(histograms) if unfiltered else fact_clock_figures(facts),
             "open_past_target": open_past_target(filters.cohort()),
             "reviewers": reviewer_participation(facts, None, groups=groups),
-            "specialties": specialty_participation(
-                facts, None, day_rollup=filters if unfiltered else None, groups=groups
-            ),
+            "specialties": specialty_participation(facts, None, day_histograms=histograms, groups=groups),
         }
     qs = filters.cohort()
     rows = clock_rows(qs)

@@ -85,8 +85,9 @@ def _next_ids(model, n: int) -> int:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-            "COALESCE((SELECT MAX(id) FROM " + table + "), 0) + %s)",
+            # The table name is the model's own (quoted), never input.
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), "  # noqa: S608
+            f"COALESCE((SELECT MAX(id) FROM {connection.ops.quote_name(table)}), 0) + %s)",
             [table, n],
         )
         last = cursor.fetchone()[0]
@@ -134,20 +135,13 @@ def _people(plan: Plan, rng: random.Random, departments, specialties):
         password = "!"  # unusable: these people never sign in
         users = [
             User(
-                email=f"clinician-{n:05d}@{EMAIL_DOMAIN}",
-                first_name=f"Clinician{n}",
+                email=f"{kind.lower()}-{n:05d}@{EMAIL_DOMAIN}",
+                first_name=f"{kind}{n}",
                 last_name=f"Volume{n % 97}",
                 password=password,
             )
-            for n in range(plan.clinicians)
-        ] + [
-            User(
-                email=f"reviewer-{n:04d}@{EMAIL_DOMAIN}",
-                first_name=f"Reviewer{n}",
-                last_name=f"Volume{n % 89}",
-                password=password,
-            )
-            for n in range(plan.reviewers)
+            for kind, how_many in (("Clinician", plan.clinicians), ("Reviewer", plan.reviewers))
+            for n in range(how_many)
         ]
         User.objects.bulk_create(users, batch_size=2000)
         existing = list(User.objects.filter(email__endswith="@" + EMAIL_DOMAIN).values_list("id", "email"))
@@ -252,8 +246,27 @@ def generate(plan: Plan, *, now: datetime | None = None, log=print) -> dict[str,
         "claimed_at", "review_started_at", "opinion_delivered_at", "closed_at", "ended_at", "updated_at",
         "hold_reason", "hold_since", "info_requested_at", "clock_due_at", "clock_paused_at",
     ]  # fmt: skip
-    event_columns = ["referral_id", "kind", "action", "actor_id", "from_status", "to_status", "note", "detail", "created_at"]
-    credit_columns = ["person_id", "department_id", "rule_id", "referral_id", "points", "reverses_id", "reason", "created_at"]
+    event_columns = [
+        "referral_id",
+        "kind",
+        "action",
+        "actor_id",
+        "from_status",
+        "to_status",
+        "note",
+        "detail",
+        "created_at",
+    ]
+    credit_columns = [
+        "person_id",
+        "department_id",
+        "rule_id",
+        "referral_id",
+        "points",
+        "reverses_id",
+        "reason",
+        "created_at",
+    ]
 
     first_id = _next_ids(Referral, plan.referrals)
     counters = dict(ReferenceCounter.objects.values_list("year", "last_number"))
@@ -281,13 +294,23 @@ def generate(plan: Plan, *, now: datetime | None = None, log=print) -> dict[str,
             counters[year] = counters.get(year, 0) + 1
             reference = f"SO-{year}-{counters[year]:06d}"
             roll = rng.random()
-            channel = "staff_portal" if roll < 0.72 else "concierge" if roll < 0.87 else "public_web" if roll < 0.96 else "other"
+            channel = (
+                "staff_portal"
+                if roll < 0.72
+                else "concierge"
+                if roll < 0.87
+                else "public_web"
+                if roll < 0.96
+                else "other"
+            )
             referrer = rng.choices(clinician_ids, clinician_weights)[0] if channel == "staff_portal" else None
             department = home_department.get(referrer) if referrer else None
             specialty = rng.choices(specialties, specialty_weights)[0]
             urgent = rng.random() < 0.15
             coverage_roll = rng.random()
-            coverage = "insurance" if coverage_roll < 0.86 else "self_pay" if coverage_roll < 0.95 else "financial_assistance"
+            coverage = (
+                "insurance" if coverage_roll < 0.86 else "self_pay" if coverage_roll < 0.95 else "financial_assistance"
+            )
             interpreter = rng.random() < 0.07
             creator = referrer or coordinator.pk
             row = {
@@ -336,12 +359,23 @@ def generate(plan: Plan, *, now: datetime | None = None, log=print) -> dict[str,
                     move(rid, Action.CANCEL, creator, Status.ACCEPTED, Status.CANCELLED, claimed, "Patient's choice")
                     if referrer is not None:
                         rule = rules[CreditRule.Code.REFERRAL_ACCEPTED]
-                        credit.append((referrer, department, rule.pk, rid, -rule.points, "REVERSE", f"Reversed (cancel): {reference}", claimed))
+                        credit.append(
+                            (
+                                referrer,
+                                department,
+                                rule.pk,
+                                rid,
+                                -rule.points,
+                                "REVERSE",
+                                f"Reversed (cancel): {reference}",
+                                claimed,
+                            )
+                        )
                 elif happens(claimed):
                     reviewer = rng.choice(reviewers_of[specialty.pk])
                     row["status"], row["reviewer_id"], row["claimed_at"] = Status.CLAIMED, reviewer, claimed
                     move(rid, Action.CLAIM, reviewer, Status.ACCEPTED, Status.CLAIMED, claimed)
-                    started = clock.after(claimed, rng.choice((0, 0, 1)), rng)
+                    started = clock.after(claimed, rng.choice((0, 1, 1, 2)), rng)
                     if happens(started):
                         row["status"], row["review_started_at"] = Status.IN_REVIEW, started
                         move(rid, Action.START_REVIEW, reviewer, Status.CLAIMED, Status.IN_REVIEW, started)
@@ -350,32 +384,59 @@ def generate(plan: Plan, *, now: datetime | None = None, log=print) -> dict[str,
                         if rng.random() < 0.08:  # a hold while records arrive
                             held = clock.after(started, 1, rng)
                             if happens(held):
-                                events.append((rid, T.HOLD_SET, "", reviewer, "", "", "", '{"reason": "awaiting_records"}', held))
+                                events.append(
+                                    (rid, T.HOLD_SET, "", reviewer, "", "", "", '{"reason": "awaiting_records"}', held)
+                                )
                                 cleared = clock.after(held, rng.randint(1, 5), rng)
                                 if happens(cleared):
                                     events.append((rid, T.HOLD_CLEARED, "", reviewer, "", "", "", "{}", cleared))
                                     delivered = clock.after(cleared, max(1, review_days - 1), rng)
                                 else:
-                                    row["hold_reason"], row["hold_since"], row["clock_paused_at"] = "awaiting_records", held, held
+                                    row["hold_reason"], row["hold_since"], row["clock_paused_at"] = (
+                                        "awaiting_records",
+                                        held,
+                                        held,
+                                    )
                                     delivered = now + timedelta(days=1)
                         if happens(delivered):
                             row["status"], row["opinion_delivered_at"] = Status.OPINION_DELIVERED, delivered
                             row["diagnosis_outcome"] = rng.choices(("confirmed", "refined", "changed"), (55, 30, 15))[0]
-                            row["treatment_outcome"] = rng.choices(("confirmed", "refined", "changed", "not_applicable"), (45, 30, 15, 10))[0]
-                            row["clinical_impact"] = rng.choices(("none", "minor", "moderate", "major"), (35, 35, 20, 10))[0]
+                            row["treatment_outcome"] = rng.choices(
+                                ("confirmed", "refined", "changed", "not_applicable"), (45, 30, 15, 10)
+                            )[0]
+                            row["clinical_impact"] = rng.choices(
+                                ("none", "minor", "moderate", "major"), (35, 35, 20, 10)
+                            )[0]
                             row["opinion_summary"] = "Records and imaging reviewed."
                             row["opinion_answer"] = "See the recommendations."
-                            move(rid, Action.DELIVER_OPINION, reviewer, Status.IN_REVIEW, Status.OPINION_DELIVERED, delivered)
+                            move(
+                                rid,
+                                Action.DELIVER_OPINION,
+                                reviewer,
+                                Status.IN_REVIEW,
+                                Status.OPINION_DELIVERED,
+                                delivered,
+                            )
                             award(referrer, department, CreditRule.Code.OPINION_DELIVERED, rid, reference, delivered)
-                            award(reviewer, home_department.get(reviewer), CreditRule.Code.REVIEW_DELIVERED, rid, reference, delivered)
+                            award(
+                                reviewer,
+                                home_department.get(reviewer),
+                                CreditRule.Code.REVIEW_DELIVERED,
+                                rid,
+                                reference,
+                                delivered,
+                            )
                             closed = clock.after(delivered, rng.randint(2, 10), rng)
                             if happens(closed):
                                 row["status"], row["closed_at"] = Status.CLOSED, closed
                                 downstream = rng.choices(
-                                    ("scheduled_here", "returned", "no_further_care", "lost_to_follow_up"), (30, 45, 15, 10)
+                                    ("scheduled_here", "returned", "no_further_care", "lost_to_follow_up"),
+                                    (30, 45, 15, 10),
                                 )[0]
                                 row["downstream_outcome"] = downstream
-                                row["recommendation_followed"] = rng.choices(("yes", "partly", "no", "unknown"), (50, 25, 10, 15))[0]
+                                row["recommendation_followed"] = rng.choices(
+                                    ("yes", "partly", "no", "unknown"), (50, 25, 10, 15)
+                                )[0]
                                 move(rid, Action.CLOSE, coordinator.pk, Status.OPINION_DELIVERED, Status.CLOSED, closed)
                                 if downstream == "scheduled_here":
                                     award(referrer, department, CreditRule.Code.SCHEDULED_HERE, rid, reference, closed)
@@ -391,7 +452,8 @@ def generate(plan: Plan, *, now: datetime | None = None, log=print) -> dict[str,
                 rid, reference, row["status"], uuid.UUID(int=rng.getrandbits(128), version=4), referrer, department,
                 creator, channel, "Partner Health" if channel == "concierge" else "", f"Volume Patient {rid}",
                 f"V{rid:08d}", date(1940 + rid % 60, 1 + rid % 12, 1 + rid % 28), "", "", interpreter, specialty.pk,
-                "Is the planned treatment the right one?", "choose_treatment", "", "", "urgent" if urgent else "routine",
+                "Is the planned treatment the right one?", "choose_treatment", "", "",
+                "urgent" if urgent else "routine",
                 "internal", coverage, True, row["reviewer_id"], row["opinion_summary"], row["opinion_answer"],
                 row["diagnosis_outcome"], row["treatment_outcome"], row["clinical_impact"], row["recommendations"],
                 row["downstream_outcome"], row["recommendation_followed"], submitted, row["accepted_at"],

@@ -13,8 +13,8 @@ default ``portal_volume``) that ``manage.py generate_volume`` fills once
   interleaved, medians;
 - the leaderboards page's reads (people top 25, my rank, departments) for the
   month, quarter and year, rollup against raw the same way;
-- reads during a full rebuild of the referral rollup (in a second thread):
-  their wall time and whether every figure is complete while it runs.
+- reads while the rollups of the latest 20,000 referrals are refreshed (in a
+  second thread): their wall time and whether every figure is complete.
 """
 
 from __future__ import annotations
@@ -57,7 +57,11 @@ def timed(action):
     started = time.perf_counter()
     with connection.execute_wrapper(timer):
         result = action()
-    return result, {"db_ms": timer.seconds * 1000, "wall_ms": (time.perf_counter() - started) * 1000, "queries": timer.count}
+    return result, {
+        "db_ms": timer.seconds * 1000,
+        "wall_ms": (time.perf_counter() - started) * 1000,
+        "queries": timer.count,
+    }
 
 
 def _median(samples: list[dict]) -> dict:
@@ -90,7 +94,8 @@ def _ensure_volume(args) -> dict:
         rollups.rebuild_credit_months()
     rollups.refresh_referral_facts()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # What autovacuum does after a bulk load: statistics, and the visibility map index-only scans need.
+        cursor.execute("VACUUM (ANALYZE)")
     return {
         "referrals": Referral.objects.count(),
         "referral_events": ReferralEvent.objects.count(),
@@ -133,7 +138,7 @@ def run(args, tool, env, registry, tmp, services) -> dict:
     from django.utils import timezone
 
     from portal.models import User
-    from referrals import metrics, rollups
+    from referrals import metrics
 
     logging.getLogger().setLevel(logging.WARNING)
     started = time.monotonic()
@@ -149,7 +154,7 @@ def run(args, tool, env, registry, tmp, services) -> dict:
         results = {}
         for _ in range(args.dashboard_rounds):
             for source in ("raw", "rollup"):
-                results[source], sample = timed(lambda: metrics.leadership_dashboard(filters, source=source))
+                results[source], sample = timed(lambda f=filters, s=source: metrics.leadership_dashboard(f, source=s))
                 samples[source].append(sample)
         same = results["raw"] == results["rollup"]
         raw, rollup = _median(samples["raw"]), _median(samples["rollup"])
@@ -191,9 +196,9 @@ def run(args, tool, env, registry, tmp, services) -> dict:
             start=today - timedelta(days=3 * 365), end=today, department_id=_busiest_department()
         ),
     }.items():
-        counts[label] = timed(lambda: metrics.leadership_dashboard(filters))[1]["queries"]
+        counts[label] = timed(lambda f=filters: metrics.leadership_dashboard(f))[1]["queries"]
 
-    during_refresh = _reads_during_rebuild(today)
+    during_refresh = _reads_during_refresh(today)
     connection.close()
 
     goals = {
@@ -211,9 +216,13 @@ def run(args, tool, env, registry, tmp, services) -> dict:
         "dashboard": dashboards,
         "leaderboards": leaderboards,
         "dashboard_query_counts": counts,
-        "reads_during_full_rollup_rebuild": during_refresh,
+        "reads_during_rollup_refresh": during_refresh,
         "goals": {
-            name: {"db_time_vs_raw": value, "at_most": GOALS[name], "goal_met": value is not None and value <= GOALS[name]}
+            name: {
+                "db_time_vs_raw": value,
+                "at_most": GOALS[name],
+                "goal_met": value is not None and value <= GOALS[name],
+            }
             for name, value in goals.items()
         },
     }
@@ -237,27 +246,38 @@ def _busiest_department():
     return row["department_id"] if row else None
 
 
-def _reads_during_rebuild(today) -> dict:
-    """Rebuild the whole referral rollup in a second thread while the 4-week dashboard is read here."""
+REFRESHED_DURING_READS = 20_000
+
+
+def _reads_during_refresh(today) -> dict:
+    """Refresh the rollups of the latest referrals in a second thread while the 4-week dashboard is read here.
+
+    The latest 20,000 referrals (every one the 4-week dashboard counts, and
+    more) are marked changed, so the refresh rewrites their facts and the day
+    rows of their days: exactly what the reads here read.
+    """
     from django.db import connection
 
     from referrals import metrics, rollups
+    from referrals.models import Referral
 
+    latest = Referral.objects.order_by("-submitted_at").values("id")[:REFRESHED_DURING_READS]
+    Referral.objects.filter(id__in=latest).update(updated_at=timezone_now())
     filters = metrics.Filters(start=today - timedelta(days=27), end=today)
     expected = metrics.leadership_dashboard(filters)
     done = threading.Event()
     outcome = {}
 
-    def rebuild():
+    def refresh():
         started = time.perf_counter()
         try:
-            outcome["rows"] = rollups.rebuild_referral_facts()
+            outcome["referrals"] = rollups.refresh_referral_facts()
         finally:
             outcome["seconds"] = round(time.perf_counter() - started, 1)
             connection.close()
             done.set()
 
-    worker = threading.Thread(target=rebuild, daemon=True)
+    worker = threading.Thread(target=refresh, daemon=True)
     worker.start()
     reads = []
     complete = True
@@ -266,16 +286,22 @@ def _reads_during_rebuild(today) -> dict:
         # The data did not change, so a complete table gives exactly the figures read before.
         complete = complete and figures == expected
         reads.append(sample["wall_ms"])
-        done.wait(0.5)
+        done.wait(0.2)
     worker.join()
     return {
-        "rebuild_seconds": outcome.get("seconds"),
-        "rebuilt_rows": outcome.get("rows"),
+        "refreshed_referrals": outcome.get("referrals"),
+        "refresh_seconds": outcome.get("seconds"),
         "reads": len(reads),
         "read_wall_ms_median": round(statistics.median(reads), 1) if reads else None,
         "read_wall_ms_max": round(max(reads), 1) if reads else None,
         "every_read_complete": complete,
     }
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
 
 
 def summarise(report: dict) -> None:
