@@ -6,15 +6,11 @@ queries whatever the data. No patient identifier is selected anywhere here.
 Entered-in-error referrals are excluded from every referral figure (their
 credit is reversed in the ledger, so credit sums exclude them by themselves).
 
-Where rollups go (issue 5, item 7): ``people_standings`` / ``department_standings``
-read ``CreditEntry`` grouped by person or department over a period; a
-``CreditDaily(day, person, department, points)`` table refreshed by a Celery
-task serves the same GROUP BY from far fewer rows. The referral figures read
-``Referral`` grouped by week, channel, department and specialty; a
-``ReferralDaily(day, department, specialty, channel, counts…)`` table serves
-them, and a ``ReferralClock(referral, clock, business_days, ended_on, …)``
-table written after each transition commits lets the clock percentiles come
-from a histogram GROUP BY instead of the timestamps fetched in ``clock_figures``.
+The pages read rollups (``referrals.rollups``): the dashboard sums day rows of
+``ReferralDayCount`` and ``ReferralDayClock`` and scans the narrow
+``ReferralFact`` index only for what is per reviewer; the leaderboards sum
+``CreditMonth``. ``source="raw"`` computes the same figures from the referrals,
+their events and the ledger: the reference the rollups are tested against.
 """
 
 from __future__ import annotations

@@ -169,11 +169,3 @@ def refresh_dashboard_rollup() -> int | None:
     from referrals import rollups
 
     return rollups.refresh_referral_facts()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def rebuild_dashboard_rollup() -> int:
-    """Recount every referral's clocks: holidays or service-level targets changed."""
-    from referrals import rollups
-
-    return rollups.rebuild_referral_facts()
