@@ -803,7 +803,7 @@ def open_past_target(qs: QuerySet[Referral]) -> list[dict]:
     rows = (
         qs.filter(status__in=list(clocks.CLOCK_OF_STATUS), clock_due_at__lt=now, clock_paused_at__isnull=True)
         .values("status")
-        .annotate(cases=Count("id"))
+        .annotate(cases=Count("status"))  # a column of the running-clock index: an index-only scan
     )
     by_status = {r["status"]: r["cases"] for r in rows}
     return [

@@ -192,6 +192,16 @@ class Referral(models.Model):
             models.Index(fields=["status", "specialty"], name="referral_status_specialty"),
             models.Index(fields=["referrer", "-submitted_at"], name="referral_referrer_recent"),
             models.Index(fields=["reviewer", "status"], name="referral_reviewer_status"),
+            # Open cases whose clock runs, by deadline: the breach sweep and "open past target now"
+            # read only this small index, however many referrals have closed.
+            models.Index(
+                fields=["clock_due_at"],
+                include=["status", "submitted_at"],
+                condition=Q(
+                    status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.IN_REVIEW], clock_paused_at__isnull=True
+                ),
+                name="referral_running_clock_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=Status.values), name="referral_status_is_known"),
