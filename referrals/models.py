@@ -202,6 +202,8 @@ class Referral(models.Model):
                 ),
                 name="referral_running_clock_due",
             ),
+            # The dashboard rollup's refresh each minute asks what changed since its watermark.
+            models.Index(fields=["updated_at"], name="referral_updated_at"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=Status.values), name="referral_status_is_known"),
