@@ -8,6 +8,7 @@ make this move from the current state, writes the change and exactly one
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -192,7 +193,9 @@ def _validate_new_referral(data: dict) -> None:
         raise ReferralError(f"{reviewer} does not review {specialty}.")
 
 
-def _locked(referral_id: int) -> Referral:
+def _locked(referral_id: int | None = None, *, reference: str | None = None) -> Referral:
+    if reference is not None:
+        return Referral.objects.select_for_update().get(reference=reference)
     return Referral.objects.select_for_update().get(pk=referral_id)
 
 
@@ -211,16 +214,19 @@ def _restart_clock(referral: Referral, now) -> None:
 
 
 def _move(
-    referral_id: int,
+    referral_id: int | None,
     *,
     actor: User,
     action: Action,
     reason: str = "",
     detail: dict | None = None,
     apply=None,
+    locked: Referral | None = None,
+    capacities: set[Capacity] | None = None,
 ) -> Referral:
-    referral = _locked(referral_id)
-    move = check(action, Status(referral.status), capacities_of(actor, referral))
+    """``locked``: the row already read with FOR UPDATE in this transaction (with ``capacities``), not read again."""
+    referral = locked if locked is not None else _locked(referral_id)
+    move = check(action, Status(referral.status), capacities if capacities is not None else capacities_of(actor, referral))
     if move.reason_required:
         reason = _require_reason(reason, action)
     now = timezone.now()
@@ -283,14 +289,39 @@ def referral_cancel(*, referral_id: int, actor: User, reason: str) -> Referral:
 
 
 @transaction.atomic
-def referral_claim(*, referral_id: int, actor: User) -> Referral:
-    """The first reviewer wins; everyone after is told it is already claimed."""
+def referral_claim(
+    *,
+    actor: User,
+    referral_id: int | None = None,
+    reference: str | None = None,
+    authorize: Callable[[Referral, set[Capacity]], None] | None = None,
+) -> Referral:
+    """The first reviewer wins; everyone after is told it is already claimed.
+
+    By ``reference`` with ``authorize``, the caller decides who may see and
+    claim on the row this claim locks, before anything is written (it raises
+    to refuse, which rolls back): the claim screen reads the referral once, not
+    once to decide and again under the lock. A missing reference raises
+    ``Referral.DoesNotExist``.
+    """
+    referral = _locked(referral_id, reference=reference)
+    capacities = capacities_of(actor, referral)
+    if authorize is not None:
+        authorize(referral, capacities)
 
     def apply(r, now):
         r.reviewer = actor
         r.claimed_at = now
 
-    return _move(referral_id, actor=actor, action=Action.CLAIM, detail={"reviewer": actor.pk}, apply=apply)
+    return _move(
+        referral.pk,
+        actor=actor,
+        action=Action.CLAIM,
+        detail={"reviewer": actor.pk},
+        apply=apply,
+        locked=referral,
+        capacities=capacities,
+    )
 
 
 @transaction.atomic

@@ -643,6 +643,57 @@ def _claim_conflict(request, referral: Referral, exc: TransitionNotAllowed | Non
     return _conflict(request, referral, message, already_claimed=already)
 
 
+class _ClaimRefused(Exception):
+    """Raised on the locked row to refuse a claim (rolls the claim's transaction back); answered after it."""
+
+    def __init__(self, referral: Referral, *, already_mine: bool = False, conflict: TransitionNotAllowed | None = None):
+        super().__init__(referral.reference)
+        self.referral = referral
+        self.already_mine = already_mine
+        self.conflict = conflict
+
+
+def _claim(request, spec: ActionSpec, reference: str):
+    """Claim in one locked read: the same answers as any action, decided on the row the claim locks.
+
+    Who may see and claim is decided inside the claim's transaction on its
+    SELECT … FOR UPDATE, so the queue's busiest write reads the referral once;
+    every refusal is answered after the rollback, without holding the lock.
+    """
+    user = request.user
+    if not user.can_see_patient_data:
+        raise Http404("No such referral")
+
+    def authorize(referral: Referral, capacities: set[Capacity]) -> None:
+        claimed = referral.status in (Status.CLAIMED, Status.IN_REVIEW)
+        if claimed and referral.reviewer_id == user.pk:
+            raise _ClaimRefused(referral, already_mine=True)
+        if claimed and Capacity.SPECIALTY_REVIEWER in capacities:
+            # Another reviewer was quicker: say so, without showing more of the case.
+            raise _ClaimRefused(referral)
+        if visibility_of(user, referral, capacities) == Visibility.NONE:
+            raise Http404("No such referral")
+        try:
+            check(Action.CLAIM, Status(referral.status), capacities)
+        except TransitionNotAllowed as exc:
+            raise _ClaimRefused(referral, conflict=exc) from exc
+        # A claim posts no fields (its form is the EmptyActionForm): nothing else to validate.
+
+    try:
+        referral = services.referral_claim(actor=user, reference=reference.strip().upper(), authorize=authorize)
+    except Referral.DoesNotExist as exc:
+        raise Http404("No such referral") from exc
+    except _ClaimRefused as refused:
+        if refused.already_mine:
+            messages.info(request, f"You have already claimed {refused.referral.reference}.")
+            return redirect("referral_detail", reference=refused.referral.reference)
+        if refused.conflict is not None:
+            return _conflict(request, refused.referral, str(refused.conflict))
+        return _claim_conflict(request, refused.referral)
+    messages.success(request, spec.success.format(ref=referral.reference))
+    return redirect("referral_detail", reference=referral.reference)
+
+
 @never_cache
 @require_POST
 def referral_action(request, reference: str, action: str):
@@ -650,17 +701,12 @@ def referral_action(request, reference: str, action: str):
     spec = ACTIONS.get(action.replace("_", "-"))
     if spec is None:
         raise Http404("No such action")
+    if spec.move == Action.CLAIM:
+        return _claim(request, spec, reference)
     referral, capacities, visibility = _referral_visible_or_404(
         request, reference, select=selectors.referral_for_action
     )
     user = request.user
-    if spec.move == Action.CLAIM:
-        if referral.reviewer_id == user.pk and referral.status in (Status.CLAIMED, Status.IN_REVIEW):
-            messages.info(request, f"You have already claimed {referral.reference}.")
-            return redirect("referral_detail", reference=referral.reference)
-        if Capacity.SPECIALTY_REVIEWER in capacities and referral.status in (Status.CLAIMED, Status.IN_REVIEW):
-            # Another reviewer was quicker: say so, without showing more of the case.
-            return _claim_conflict(request, referral)
     if visibility == Visibility.NONE:
         raise Http404("No such referral")
 
@@ -690,8 +736,6 @@ def referral_action(request, reference: str, action: str):
     try:
         spec.run(referral, user, form.cleaned_data)
     except TransitionNotAllowed as exc:
-        if spec.move == Action.CLAIM:
-            return _claim_conflict(request, referral, exc)
         return _conflict(request, referral, str(exc))
     except ReferralError as exc:
         form.add_error(None, str(exc))
