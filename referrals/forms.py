@@ -146,20 +146,9 @@ class ReferralForm(forms.ModelForm):
         today = _today().isoformat()
         self.fields["patient_dob"].widget.attrs["max"] = today
         self.fields["decision_needed_by"].widget.attrs["min"] = today
-        self.fields["patient_name"].widget.attrs["autocomplete"] = "off"
-        self.fields["patient_mrn"].widget.attrs["autocomplete"] = "off"
-        self.fields["patient_phone"].widget.attrs["autocomplete"] = "off"
-        for name in DEFAULTS:
-            self.fields[name].required = False
-            self.fields[name].initial = DEFAULTS[name]
-        for name in ("records_location", "coverage"):
-            # RadioSelect needs no empty choice: the default is preselected.
-            self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
-        self.fields["reason_category"].choices = [("", "Choose a reason"), *ReasonCategory.choices]
         # A callable: the reviewer list is read when the form is drawn or a
         # reviewer was chosen, not on every submit that leaves it empty.
         self.fields["preferred_reviewer"].choices = self._preferred_reviewer_choices
-        self.fields["preferred_reviewer"].help_text = "Optional. Pick a reviewer of the chosen specialty."
 
     @cached_property
     def _reviewer_groups(self) -> list[tuple]:
@@ -264,6 +253,23 @@ class ReferralForm(forms.ModelForm):
         return self.cleaned_data.get("submission_token") or uuid.uuid4()
 
 
+def _settle_fields(fields: dict) -> None:
+    """What never changes between forms, set once on the class (each form deep-copies its fields)."""
+    for name in ("patient_name", "patient_mrn", "patient_phone"):
+        fields[name].widget.attrs["autocomplete"] = "off"
+    for name, default in DEFAULTS.items():
+        fields[name].required = False
+        fields[name].initial = default
+    for name in ("records_location", "coverage"):
+        # RadioSelect needs no empty choice: the default is preselected.
+        fields[name].choices = [c for c in fields[name].choices if c[0] != ""]
+    fields["reason_category"].choices = [("", "Choose a reason"), *ReasonCategory.choices]
+    fields["preferred_reviewer"].help_text = "Optional. Pick a reviewer of the chosen specialty."
+
+
+_settle_fields(ReferralForm.base_fields)
+
+
 def deep_link_initial(params) -> dict:
     """What an EHR toolbar button knows: /refer/?specialty=…&mrn=…&name=…&dob=YYYY-MM-DD&urgency=…"""
     initial: dict = {"submission_token": uuid.uuid4()}
@@ -319,6 +325,10 @@ class OtherChannelReferralForm(ReferralForm):
         if cleaned.get("channel") != Channel.CONCIERGE:
             cleaned["channel_partner"] = ""
         return cleaned
+
+
+# A subclass's model fields are made afresh from the model: settle them too.
+_settle_fields(OtherChannelReferralForm.base_fields)
 
 
 # --- Action forms: one small form per move or flag on the detail page ------------------------
