@@ -226,7 +226,9 @@ def _move(
 ) -> Referral:
     """``locked``: the row already read with FOR UPDATE in this transaction (with ``capacities``), not read again."""
     referral = locked if locked is not None else _locked(referral_id)
-    move = check(action, Status(referral.status), capacities if capacities is not None else capacities_of(actor, referral))
+    if capacities is None:
+        capacities = capacities_of(actor, referral)
+    move = check(action, Status(referral.status), capacities)
     if move.reason_required:
         reason = _require_reason(reason, action)
     now = timezone.now()
