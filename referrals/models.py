@@ -108,8 +108,15 @@ class Referral(models.Model):
     submission_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     # Who and where from
+    # No index of its own: referral_referrer_recent (referrer, -submitted_at) serves every lookup by referrer,
+    # and each index is one more entry to write on every move.
     referrer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_made", null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="referrals_made",
+        null=True,
+        blank=True,
+        db_index=False,
     )
     department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -143,8 +150,9 @@ class Referral(models.Model):
     patient_consented = models.BooleanField("the patient agreed to the referral", default=False)
 
     # Work
+    # Likewise served by referral_reviewer_status (reviewer, status).
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="cases", db_index=False
     )
     records_requested_at = models.DateTimeField(null=True, blank=True)
     records_received_at = models.DateTimeField(null=True, blank=True)

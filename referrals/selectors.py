@@ -104,7 +104,9 @@ def reviewers_of(specialty_id: int) -> QuerySet[User]:
 
 def search_filter(term: str) -> Q:
     term = term.strip()
-    return Q(reference__iexact=term) | Q(patient_mrn=term)
+    # References are written upper case (SO-2026-000123): an exact match on the upper-cased
+    # term finds "so-2026-000123" too and uses the unique index (iexact would read every row).
+    return Q(reference=term.upper()) | Q(patient_mrn=term)
 
 
 # --- Reads for the referral screens (referrals/views.py) ---------------------------------
