@@ -7,7 +7,6 @@ make this move from the current state, writes the change and exactly one
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 
@@ -99,51 +98,6 @@ def _next_reference(year: int) -> str:
     return f"SO-{year}-{row[0]:06d}"
 
 
-def _typed(fields) -> str:
-    """A placeholder per field, cast to the column's type (a SELECT list gives literals no type of its own).
-
-    Lengths are left off the casts: a cast to varchar(n) would cut a long value
-    silently, where the insert refuses it.
-    """
-    return ", ".join("%s::" + re.sub(r"\(\d+\)$", "", f.db_type(connection)) for f in fields)
-
-
-def _insert_numbered(referral: Referral, event: ReferralEvent, year: int) -> None:
-    """PostgreSQL: take the year's number and insert the referral and its event in one statement.
-
-    The counter row is locked from this statement until the commit; one round
-    trip instead of three keeps that short, and submits queue on it less.
-    The year's counter row is created first if it is missing.
-    """
-    qn = connection.ops.quote_name
-    r_fields = [f for f in Referral._meta.local_concrete_fields if f.attname not in ("id", "reference")]
-    e_fields = [f for f in ReferralEvent._meta.local_concrete_fields if f.attname not in ("id", "referral_id")]
-    r_values = [f.get_db_prep_save(f.pre_save(referral, add=True), connection) for f in r_fields]
-    e_values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in e_fields]
-    counter, table, events = (qn(m._meta.db_table) for m in (ReferenceCounter, Referral, ReferralEvent))
-    sql = (
-        f"WITH n AS (UPDATE {counter} SET last_number = last_number + 1 WHERE year = %s RETURNING last_number), "  # noqa: S608 (names are the models' own, quoted)
-        f"r AS (INSERT INTO {table} ({', '.join(qn(f.column) for f in r_fields)}, {qn('reference')}) "
-        f"SELECT {_typed(r_fields)}, 'SO-' || %s || '-' || lpad(last_number::text, 6, '0') FROM n "
-        "RETURNING id, reference), "
-        f"e AS (INSERT INTO {events} ({qn('referral_id')}, {', '.join(qn(f.column) for f in e_fields)}) "
-        f"SELECT r.id, {_typed(e_fields)} FROM r RETURNING id) "
-        "SELECT r.id, r.reference, e.id FROM r, e"
-    )
-    params = [year, *r_values, str(year), *e_values]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        if row is None:  # the year's first referral: no counter row to take a number from yet
-            ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year, last_number=0)], ignore_conflicts=True)
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-    referral.pk, referral.reference, event.pk = row
-    referral._state.adding = event._state.adding = False
-    referral._state.db = event._state.db = connection.alias
-    event.referral = referral
-
-
 def referral_create(
     *,
     actor: User,
@@ -177,27 +131,21 @@ def referral_create(
         **{field: data[field] for field in CREATE_FIELDS if field in data},
     )
     referral.clock_due_at = clocks.due_for(Status.SUBMITTED, referral.specialty_id, referral.urgency, now)
-    created = ReferralEvent(
-        kind=ReferralEvent.Kind.CREATED,
-        actor=actor,
-        to_status=Status.SUBMITTED,
-        detail={"channel": channel},
-        created_at=now,
-    )
-    year = timezone.localdate(now).year
     try:
         with transaction.atomic():
-            # A repeated token fails the unique constraint (a concurrent twin waits on
-            # the counter lock until the first has committed); rolling back returns
-            # its number, so references stay gap-free.
-            if connection.vendor == "postgresql":
-                _insert_numbered(referral, created, year)
-            else:
-                referral.reference = _next_reference(year)
-                referral.save(force_insert=True)
-                created.referral = referral
-                created.save(force_insert=True)
-            _notify_after_commit(created)
+            referral.reference = _next_reference(timezone.localdate(now).year)
+            # A repeated token fails the unique constraint below (a concurrent
+            # twin waits on the counter lock until the first has committed);
+            # rolling back returns its number, so references stay gap-free.
+            referral.save(force_insert=True)
+            _event(
+                referral,
+                kind=ReferralEvent.Kind.CREATED,
+                actor=actor,
+                to_status=Status.SUBMITTED,
+                detail={"channel": channel},
+                at=now,
+            )
     except IntegrityError:
         # A double submit: answer with the referral the first one created.
         existing = _existing_submission(token, actor)

@@ -173,18 +173,16 @@ def test_a_double_submit_at_once_creates_one_referral(transactional_db, cast):
 @pytest.mark.django_db
 def test_a_creation_that_fails_after_numbering_does_not_use_up_a_number(cast, monkeypatch):
     first, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
-    original = services._notify_after_commit
+    original_create = ReferralEvent.objects.create
     failures = []
 
-    def fail_once(event):
-        # The last step inside the creating transaction: the number, the referral and its
-        # event are written by then (on PostgreSQL in one statement), none of it committed.
+    def fail_once(**kwargs):
         if not failures:
-            failures.append(event.kind)
+            failures.append(kwargs.get("kind"))
             raise RuntimeError("database went away after the number was issued")
-        return original(event)
+        return original_create(**kwargs)
 
-    monkeypatch.setattr(services, "_notify_after_commit", fail_once)
+    monkeypatch.setattr(ReferralEvent.objects, "create", fail_once)
 
     with pytest.raises(RuntimeError):
         services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
