@@ -363,16 +363,11 @@ def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _how_many(qs: QuerySet):
-    """Referrals in a group: counted, or summed from the day rollup's counts."""
-    return Sum("submitted") if qs.model is ReferralDayCount else Count("pk")
-
-
 def volume_by_week(qs: QuerySet[Referral], start: date | None = None, end: date | None = None) -> list[dict]:
     """Referrals per week (weeks start on Monday); with a period, its weeks without referrals show as 0."""
     if qs.model is Referral:
         qs = qs.annotate(week=TruncWeek("submitted_at"))
-    rows = qs.values("week").annotate(referrals=_how_many(qs)).order_by("week")
+    rows = qs.values("week").annotate(referrals=Count("pk")).order_by("week")
     return _weeks_of({_as_date(r["week"]): r["referrals"] for r in rows}, start, end)
 
 
@@ -392,7 +387,7 @@ def _as_date(value) -> date:
 def volume_by(qs: QuerySet[Referral], dimension: str) -> list[dict]:
     """Referrals per channel, department or specialty, largest first."""
     column = VOLUME_COLUMNS[dimension]
-    return _volume_rows(qs.values(column).annotate(referrals=_how_many(qs)).order_by(), dimension)
+    return _volume_rows(qs.values(column).annotate(referrals=Count("pk")).order_by(), dimension)
 
 
 VOLUME_COLUMNS = {"channel": "channel", "department": "department__name", "specialty": "specialty__name"}

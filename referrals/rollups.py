@@ -36,7 +36,6 @@ from referrals.models import (
     ReferralDayCount,
     ReferralFact,
     RollupState,
-    ServiceLevelTarget,
 )
 from referrals.workflow import Status
 
@@ -59,20 +58,14 @@ _FACT_COLUMNS = (
     "downstream_outcome",
     "recommendation_followed",
 )
-_CLOCK_FIELDS = (
-    (ServiceLevelTarget.Clock.TRIAGE, "triage"),
-    (ServiceLevelTarget.Clock.QUEUE, "queue"),
-    (ServiceLevelTarget.Clock.REVIEW, "review"),
-)
 
 
 def _facts_for(referrals) -> list[ReferralFact]:
     """Fact rows for a queryset of referrals (entered-in-error ones have none)."""
     rows = metrics.clock_rows(referrals.exclude(status=Status.ENTERED_IN_ERROR), extra_columns=_FACT_COLUMNS)
     target = metrics._targets()
-    days: dict[str, dict[int, int]] = {}
-    for clock, name in _CLOCK_FIELDS:
-        days[name] = {row["id"]: d for row, d in rows.durations(clock)}
+    # Per clock (its code names the fact's columns: triage_days, triage_late, …): {referral id: days}.
+    days = {clock: {row["id"]: d for row, d in rows.durations(clock)} for clock, _, _, _ in metrics.CLOCKS}
     claim_to_delivery = {row["id"]: d for row, d in rows.claim_to_delivery()}
     tz = timezone.get_current_timezone()
     facts = []
@@ -92,26 +85,32 @@ def _facts_for(referrals) -> list[ReferralFact]:
             claim_to_delivery_days=claim_to_delivery.get(row["id"]),
             **{column: row[column] for column in _FACT_COLUMNS},
         )
-        for clock, name in _CLOCK_FIELDS:
-            value = days[name].get(row["id"])
-            setattr(fact, f"{name}_days", value)
+        for clock, value_of in days.items():
+            value = value_of.get(row["id"])
+            setattr(fact, f"{clock}_days", value)
             setattr(
                 fact,
-                f"{name}_late",
+                f"{clock}_late",
                 None if value is None else value > target(clock, row["specialty_id"], row["urgency"]),
             )
         facts.append(fact)
     return facts
 
 
+def _write_facts(referrals, old) -> tuple[list[ReferralFact], set]:
+    """Replace the facts ``old`` with those of ``referrals``; returns the new facts and the days either touched."""
+    facts = _facts_for(referrals)
+    days = set(old.values_list("submitted_on", flat=True)) | {fact.submitted_on for fact in facts}
+    old.delete()
+    ReferralFact.objects.bulk_create(facts, batch_size=2000)
+    return facts, days
+
+
 def _replace_facts(ids: list[int]) -> int:
     """Recompute the facts of these referrals, and the day rollup of their days, in one transaction."""
     with transaction.atomic():
-        facts = _facts_for(Referral.objects.filter(id__in=ids))
-        old = ReferralFact.objects.filter(referral_id__in=ids)
-        days = set(old.values_list("submitted_on", flat=True)) | {fact.submitted_on for fact in facts}
-        old.delete()
-        ReferralFact.objects.bulk_create(facts, batch_size=2000)
+        referrals, old = Referral.objects.filter(id__in=ids), ReferralFact.objects.filter(referral_id__in=ids)
+        facts, days = _write_facts(referrals, old)
         rebuild_days(days)
     return len(facts)
 
@@ -169,13 +168,10 @@ def rebuild_days(days: set | None) -> None:
     ReferralDayClock.objects.bulk_create(clock_rows, batch_size=5000)
 
 
-def _state(lock: bool) -> RollupState | None:
+def _locked_state() -> RollupState | None:
     """The facts' state row, locked; None when another refresh holds it (that one will do the work)."""
     RollupState.objects.get_or_create(name=FACTS)
-    qs = RollupState.objects.filter(name=FACTS)
-    if lock:
-        qs = qs.select_for_update(skip_locked=True)
-    return qs.first()
+    return RollupState.objects.filter(name=FACTS).select_for_update(skip_locked=True).first()
 
 
 def refresh_referral_facts(*, at_most: int | None = None, log: Callable[[str], None] | None = None) -> int | None:
@@ -188,7 +184,7 @@ def refresh_referral_facts(*, at_most: int | None = None, log: Callable[[str], N
     """
     started = timezone.now()
     with transaction.atomic():
-        state = _state(lock=True)
+        state = _locked_state()
         if state is None:
             return None
         if state.watermark is not None:
@@ -222,10 +218,11 @@ def rebuild_referral_facts(*, log: Callable[[str], None] | None = None) -> int:
     if bounds["low"] is not None:
         for low in range(bounds["low"], bounds["high"] + 1, FACT_BATCH):
             high = low + FACT_BATCH
-            with transaction.atomic():
-                facts = _facts_for(Referral.objects.filter(id__gte=low, id__lt=high))
-                ReferralFact.objects.filter(referral_id__gte=low, referral_id__lt=high).delete()
-                ReferralFact.objects.bulk_create(facts, batch_size=2000)
+            with transaction.atomic():  # the day rollup is recounted once, after the last batch
+                facts, _ = _write_facts(
+                    Referral.objects.filter(id__gte=low, id__lt=high),
+                    ReferralFact.objects.filter(referral_id__gte=low, referral_id__lt=high),
+                )
             done += len(facts)
             if log and (low // FACT_BATCH) % 10 == 0:
                 log(f"facts: {done} rows, through referral {high - 1}")

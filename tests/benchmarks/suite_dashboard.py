@@ -257,12 +257,13 @@ def _reads_during_refresh(today) -> dict:
     rows of their days: exactly what the reads here read.
     """
     from django.db import connection
+    from django.utils import timezone
 
     from referrals import metrics, rollups
     from referrals.models import Referral
 
     latest = Referral.objects.order_by("-submitted_at").values("id")[:REFRESHED_DURING_READS]
-    Referral.objects.filter(id__in=latest).update(updated_at=timezone_now())
+    Referral.objects.filter(id__in=latest).update(updated_at=timezone.now())
     filters = metrics.Filters(start=today - timedelta(days=27), end=today)
     expected = metrics.leadership_dashboard(filters)
     done = threading.Event()
@@ -296,12 +297,6 @@ def _reads_during_refresh(today) -> dict:
         "read_wall_ms_max": round(max(reads), 1) if reads else None,
         "every_read_complete": complete,
     }
-
-
-def timezone_now():
-    from django.utils import timezone
-
-    return timezone.now()
 
 
 def summarise(report: dict) -> None:
