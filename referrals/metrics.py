@@ -408,21 +408,45 @@ def _volume_rows(rows, dimension: str) -> list[dict]:
 
 
 def day_volumes(filters: Filters) -> dict[str, list[dict]]:
-    """``volume_by`` for channel, department and specialty from the day rollup, in one query."""
+    """``volume_by`` for channel, department and specialty from the day rollup, in one query.
+
+    Also ``"specialty_ids"``: {specialty id: referrals}, what the participation
+    table counts per specialty, from the same rows.
+    """
     groupings = {dimension: filters.grouping(dimension) for dimension in VOLUME_COLUMNS}
     rows = list(
         ReferralDayCount.objects.filter(
             grouping__in=set(groupings.values()), day__gte=filters.start, day__lte=filters.end
         )
         .filter(filters.dimension_filters())
-        .values("grouping", *VOLUME_COLUMNS.values())
+        .values("grouping", "specialty_id", *VOLUME_COLUMNS.values())
         .annotate(referrals=Sum("submitted"))
         .order_by()
     )
-    return {
+    volumes = {
         dimension: _volume_rows([row for row in rows if row["grouping"] == grouping], dimension)
         for dimension, grouping in groupings.items()
     }
+    by_specialty: dict[int, int] = defaultdict(int)
+    for row in rows:
+        if row["grouping"] == groupings["specialty"]:
+            by_specialty[row["specialty_id"]] += row["referrals"]
+    volumes["specialty_ids"] = dict(by_specialty)
+    return volumes
+
+
+def day_referrals_by_specialty(filters: Filters) -> dict[int, int]:
+    """{specialty id: referrals} of the period and filters, from the day rollup."""
+    rows = (
+        ReferralDayCount.objects.filter(
+            grouping=filters.grouping("specialty"), day__gte=filters.start, day__lte=filters.end
+        )
+        .filter(filters.dimension_filters())
+        .values("specialty_id")
+        .annotate(referrals=Sum("submitted"))
+        .order_by()
+    )
+    return {row["specialty_id"]: row["referrals"] for row in rows}
 
 
 FUNNEL_STEPS = [
@@ -820,10 +844,14 @@ def fact_groups(qs: QuerySet[ReferralFact]) -> list[dict]:
     """One pass over the facts' reviewer index: per specialty, reviewer and claim → delivery days, how many.
 
     What the participation tables need that the day rollup cannot give (per
-    reviewer, distinct reviewers), for both tables at once.
+    reviewer, distinct reviewers), for both tables at once. Only referrals
+    with a reviewer: the index is partial, so the unclaimed ones (a quarter
+    of the latest weeks) are not read at all; the referrals per specialty
+    come from the day rollup instead.
     """
     return list(
-        qs.values("specialty_id", "reviewer_id", "claim_to_delivery_days")
+        qs.filter(reviewer__isnull=False)
+        .values("specialty_id", "reviewer_id", "claim_to_delivery_days")
         # Counting a column of the index (never null), not the pk, keeps this an index-only scan.
         .annotate(n=Count("submitted_on"), delivered=Count("submitted_on", filter=Q(was_delivered=True)))
         .order_by()
@@ -843,8 +871,6 @@ def reviewer_participation(
     if groups is not None:  # the facts
         per: dict[int, dict] = {}
         for g in groups:
-            if g["reviewer_id"] is None:
-                continue
             mine = per.setdefault(g["reviewer_id"], {"claimed": 0, "delivered": 0, "days": {}})
             mine["claimed"] += g["n"]
             mine["delivered"] += g["delivered"]
@@ -898,12 +924,14 @@ def specialty_participation(
     rows: ClockRows | None,
     day_histograms: dict | None = None,
     groups: list[dict] | None = None,
+    referrals_by_specialty: dict[int, int] | None = None,
 ) -> list[dict]:
     """Per specialty: referrals, median time in queue, active reviewers ÷ credentialed reviewers.
 
     From the referrals and their clock rows; or from the facts (``rows`` None),
     with the queue medians from the clocks' day rollup (``day_histograms``)
-    for an unfiltered period.
+    for an unfiltered period and the referrals per specialty from the day
+    rollup (``referrals_by_specialty``) when the caller has them.
     """
     through = Profile.review_specialties.through
     credentialed = dict(
@@ -915,15 +943,17 @@ def specialty_participation(
     if rows is None:
         if groups is None:
             groups = fact_groups(qs)
-        activity: dict[int, dict] = {}
+        if referrals_by_specialty is None:
+            referrals_by_specialty = dict(
+                qs.values("specialty_id").annotate(n=Count("submitted_on")).order_by().values_list("specialty_id", "n")
+            )
         reviewers: dict[int, set] = defaultdict(set)
         for g in groups:
-            act = activity.setdefault(g["specialty_id"], {"referrals": 0, "active_reviewers": 0})
-            act["referrals"] += g["n"]
-            if g["reviewer_id"] is not None:
-                reviewers[g["specialty_id"]].add(g["reviewer_id"])
-        for sid, ids in reviewers.items():
-            activity[sid]["active_reviewers"] = len(ids)
+            reviewers[g["specialty_id"]].add(g["reviewer_id"])
+        activity = {
+            sid: {"referrals": n, "active_reviewers": len(reviewers.get(sid, ()))}
+            for sid, n in referrals_by_specialty.items()
+        }
         if day_histograms is not None:
             queue = ServiceLevelTarget.Clock.QUEUE
             median = _median_by({sid: h for (clock, sid), h in day_histograms.items() if clock == queue and sid})
@@ -1073,6 +1103,7 @@ def leadership_dashboard(filters: Filters, *, source: str = "rollup") -> dict:
         weeks = list(filters.day_counts().values("week").annotate(**{f"sum_{k}": Sum(k) for k in keys}).order_by())
         counts = {key: sum(week[f"sum_{key}"] for week in weeks) for key in keys}
         volumes = day_volumes(filters)
+        referrals_by_specialty = volumes.pop("specialty_ids")
         groups = fact_groups(facts)
         # The clocks' day rollup is kept for the whole hospital and per specialty; narrower
         # cohorts (a department, a channel) are small enough to count from the facts.
@@ -1088,7 +1119,13 @@ def leadership_dashboard(filters: Filters, *, source: str = "rollup") -> dict:
             "clocks": day_clock_figures(histograms) if unfiltered else fact_clock_figures(facts),
             "open_past_target": open_past_target(filters.cohort()),
             "reviewers": reviewer_participation(facts, None, groups=groups),
-            "specialties": specialty_participation(facts, None, day_histograms=histograms, groups=groups),
+            "specialties": specialty_participation(
+                facts,
+                None,
+                day_histograms=histograms,
+                groups=groups,
+                referrals_by_specialty=referrals_by_specialty,
+            ),
         }
     qs = filters.cohort()
     rows = clock_rows(qs)

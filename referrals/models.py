@@ -510,11 +510,13 @@ class ReferralFact(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["submitted_on"], name="referral_fact_submitted_on"),
-            # The reads the day rollup cannot serve (per reviewer; distinct reviewers) scan only this index.
+            # The reads the day rollup cannot serve (per reviewer; distinct reviewers) scan only this
+            # index, and only claimed referrals have a reviewer: the unclaimed are left out of it.
             models.Index(
                 fields=["submitted_on", "reviewer"],
                 include=["specialty", "department", "channel", "was_delivered", "claim_to_delivery_days"],
-                name="referral_fact_reviewer",
+                condition=models.Q(reviewer__isnull=False),
+                name="referral_fact_claimed",
             ),
         ]
 

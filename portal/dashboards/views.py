@@ -370,6 +370,7 @@ def participation(request):
     if filters is not None:
         rollups.refresh_referral_facts_if_stale()
         facts = filters.facts()
+        groups = metrics.fact_groups(facts)  # one pass over the facts for both tables
         outreach = metrics.referrer_outreach()
         referrer_columns = [
             ("referrer", "Referrer"),
@@ -380,8 +381,15 @@ def participation(request):
             ("last_referral", "Last referral"),
         ]
         tables = [
-            _reviewer_table(metrics.reviewer_participation(facts, None)),
-            _specialty_table(metrics.specialty_participation(facts, None)),
+            _reviewer_table(metrics.reviewer_participation(facts, None, groups=groups)),
+            _specialty_table(
+                metrics.specialty_participation(
+                    facts,
+                    None,
+                    groups=groups,
+                    referrals_by_specialty=metrics.day_referrals_by_specialty(filters),
+                )
+            ),
             Table(
                 "departments",
                 "Participation by department",

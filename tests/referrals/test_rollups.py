@@ -62,10 +62,28 @@ def test_participation_and_outreach_from_the_rollup_equal_the_raw_tables(hospita
         rows = metrics.clock_rows(referrals)
         assert metrics.reviewer_participation(facts, None) == metrics.reviewer_participation(referrals, rows)
         assert metrics.specialty_participation(facts, None) == metrics.specialty_participation(referrals, rows)
+        # The participation page's way: the facts' claimed referrals, the referrals per specialty from the days.
+        assert metrics.specialty_participation(
+            facts,
+            None,
+            groups=metrics.fact_groups(facts),
+            referrals_by_specialty=metrics.day_referrals_by_specialty(filters),
+        ) == metrics.specialty_participation(referrals, rows)
         assert metrics.department_participation(facts) == metrics.department_participation(referrals)
     outreach = metrics.referrer_outreach()
     assert outreach == metrics.referrer_outreach(source="raw")
     assert [row["referrer"] for row in outreach["lapsed"]] == ["Dan Doyle"]
+
+
+def test_specialty_referrals_count_the_unclaimed_though_the_reviewer_scan_skips_them(hospital, read_at_month_end):
+    facts = MARCH.facts()
+    claimed = sum(group["n"] for group in metrics.fact_groups(facts))
+    unclaimed = facts.filter(reviewer__isnull=True).count()
+    assert unclaimed > 0 and claimed == facts.count() - unclaimed
+    rows = metrics.specialty_participation(
+        facts, None, referrals_by_specialty=metrics.day_referrals_by_specialty(MARCH)
+    )
+    assert sum(row["referrals"] for row in rows) == facts.count()
 
 
 def test_the_rollup_clocks_are_the_hand_counted_ones(hospital, read_at_month_end):
