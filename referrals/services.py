@@ -638,6 +638,10 @@ def _credit_append(entry: CreditEntry) -> bool:
     except IntegrityError:
         return False
     rollups.credit_month_add(entry)
+    from referrals.tasks import notify_credit_entry
+
+    # The person hears of it once the transaction that earned (or reversed) it commits.
+    notify_credit_entry.delay_on_commit(entry.pk)
     return True
 
 

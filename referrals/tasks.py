@@ -6,12 +6,13 @@ import logging
 
 from celery import shared_task
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from portal import services as portal_services
 from portal.notification_kinds import NotificationKind
 from referrals import selectors
-from referrals.models import Referral, ReferralEvent
+from referrals.models import CreditEntry, Referral, ReferralEvent
 from referrals.workflow import OPEN, Action
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,30 @@ def notify_referral_event(event_id: int) -> int:
             link=f"/referrals/{event.referral.reference}/",
         )
     return created
+
+
+@shared_task(acks_late=True)
+def notify_credit_entry(entry_id: int) -> int:
+    """Tell the person of one ledger entry: credit earned, or reversed. Running it twice tells nobody twice."""
+    entry = CreditEntry.objects.filter(pk=entry_id).values("person_id", "points", "reason").first()
+    if entry is None:
+        return 0
+    points = entry["points"]
+    if points == 0:  # a rule set to no points: nothing to tell
+        return 0
+    unit = "point" if abs(points) == 1 else "points"
+    # The reason names the rule and the reference number (or the course), never patient data.
+    if points > 0:
+        verb = f"You earned {points} {unit} of credit: {entry['reason']}"
+    else:
+        verb = f"{-points} {unit} of credit taken back: {entry['reason']}"
+    return portal_services.notification_send(
+        kind=NotificationKind.CREDIT_EARNED,
+        event_key=f"credit-entry:{entry_id}",
+        recipient_ids=[entry["person_id"]],
+        verb=verb,
+        link=reverse("my_impact"),
+    )
 
 
 @shared_task(acks_late=True)

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from education import services
 from education.models import CourseProgress, LessonView
+from portal.models import Notification
+from portal.notification_kinds import NotificationKind
 from portal.roles import Role
 from referrals.metrics import credit_total
 from referrals.models import CreditEntry, CreditRule
@@ -174,6 +176,17 @@ def test_completing_a_course_earns_its_credit_once(clinician, course):
 
     assert _course_credit(clinician, course) == [(CreditRule.Code.COURSE_COMPLETED, 1)]
     assert credit_total(user=clinician) == 1
+
+
+def test_completing_a_course_tells_the_person_of_the_credit_once(clinician, course, django_capture_on_commit_callbacks):
+    read_all(clinician, course)
+    with django_capture_on_commit_callbacks(execute=True):
+        _pass(clinician, course)
+    with django_capture_on_commit_callbacks(execute=True):
+        read_all(clinician, course)  # nothing new earned: nothing new told
+
+    notices = Notification.objects.filter(recipient=clinician, kind=NotificationKind.CREDIT_EARNED)
+    assert [n.verb for n in notices] == [f"You earned 1 point of credit: Course completed: {course.title}"]
 
 
 def test_a_course_not_yet_complete_earns_nothing(clinician, course):

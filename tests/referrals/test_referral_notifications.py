@@ -13,10 +13,11 @@ import pytest
 from django.core import mail
 
 from portal.models import Notification
+from portal.notification_kinds import NotificationKind
 from portal.roles import Role
 from referrals import services
-from referrals.models import ReferralEvent
-from referrals.tasks import notify_referral_event
+from referrals.models import CreditEntry, ReferralEvent
+from referrals.tasks import notify_credit_entry, notify_referral_event
 from referrals.workflow import Status
 from tests.factories import PATIENT_MARKER, referral_data
 from tests.referrals.conftest import OPINION, walk_to
@@ -76,7 +77,8 @@ def test_acceptance_tells_reviewers_the_case_is_open_and_the_referrer_it_was_acc
 
     notified(lambda: services.referral_accept(referral_id=referral.pk, actor=cast.coordinator))
 
-    verbs = dict(Notification.objects.filter(verb__contains=referral.reference).values_list("recipient_id", "verb"))
+    told = Notification.objects.filter(event_key__startswith="referral-event:", verb__contains=referral.reference)
+    verbs = dict(told.values_list("recipient_id", "verb"))
     assert verbs[cast.reviewer.pk] == f"Case {referral.reference} is open in the Cardiology queue"
     assert verbs[cast.referrer.pk] == f"Your referral {referral.reference} was accepted"
 
@@ -116,9 +118,8 @@ def test_the_referrer_is_told_the_opinion_is_ready(cast, referral_in, notified):
 
     notified(lambda: services.referral_deliver_opinion(referral_id=referral.pk, actor=cast.reviewer, opinion=OPINION))
 
-    assert Notification.objects.get(recipient=cast.referrer, verb__contains=referral.reference).verb == (
-        f"The second opinion for {referral.reference} is ready"
-    )
+    told = Notification.objects.filter(event_key__startswith="referral-event:", verb__contains=referral.reference)
+    assert told.get(recipient=cast.referrer).verb == (f"The second opinion for {referral.reference} is ready")
 
 
 def test_a_declined_referral_notifies_the_referrer(cast, second_coordinator, new_referral, notified):
@@ -250,10 +251,82 @@ def test_notification_and_email_tasks_are_queued_with_ids_only(whole_story):
         task = callback.func.__self__
         queued.setdefault(task.name, []).append((callback.args, callback.keywords))
 
-    assert set(queued) == {"referrals.tasks.notify_referral_event", "portal.tasks.email_notifications"}
-    for args, keywords in queued["referrals.tasks.notify_referral_event"]:
+    assert set(queued) == {
+        "referrals.tasks.notify_referral_event",
+        "referrals.tasks.notify_credit_entry",
+        "portal.tasks.email_notifications",
+    }
+    for args, keywords in (
+        queued["referrals.tasks.notify_referral_event"] + queued["referrals.tasks.notify_credit_entry"]
+    ):
         assert keywords == {}
         assert len(args) == 1 and type(args[0]) is int
     for args, keywords in queued["portal.tasks.email_notifications"]:
         assert keywords == {}
         assert len(args) == 1 and args[0] and all(type(i) is int for i in args[0])
+
+
+# --- Credit earned ------------------------------------------------------------------------
+
+
+def _credit_notices(person) -> list[Notification]:
+    return list(Notification.objects.filter(recipient=person, event_key__startswith="credit-entry:").order_by("id"))
+
+
+def test_accepting_a_referral_tells_the_referrer_the_point_they_earned(cast, new_referral, notified):
+    referral = new_referral()
+
+    notified(lambda: services.referral_accept(referral_id=referral.pk, actor=cast.coordinator))
+
+    [notice] = _credit_notices(cast.referrer)
+    assert notice.kind == NotificationKind.CREDIT_EARNED
+    assert notice.verb == f"You earned 1 point of credit: Referral accepted: {referral.reference}"
+    assert notice.link == "/impact/"
+    assert _credit_notices(cast.coordinator) == []
+
+
+def test_a_delivered_opinion_tells_the_referrer_and_the_reviewer_each_of_their_credit(cast, referral_in, notified):
+    referral = referral_in(Status.IN_REVIEW)
+
+    notified(lambda: services.referral_deliver_opinion(referral_id=referral.pk, actor=cast.reviewer, opinion=OPINION))
+
+    assert [n.verb for n in _credit_notices(cast.referrer)] == [
+        f"You earned 2 points of credit: Opinion delivered to you: {referral.reference}"
+    ]
+    [reviewer_notice] = _credit_notices(cast.reviewer)
+    assert referral.reference in reviewer_notice.verb and "You earned" in reviewer_notice.verb
+
+
+def test_a_cancellation_tells_the_referrer_their_credit_was_taken_back(cast, referral_in, notified):
+    referral = referral_in(Status.ACCEPTED)
+
+    notified(lambda: services.referral_cancel(referral_id=referral.pk, actor=cast.coordinator, reason="Withdrew"))
+
+    # (The walk to accepted ran without its on-commit tasks, so only the reversal is told here.)
+    [notice] = _credit_notices(cast.referrer)
+    assert notice.verb == f"1 point of credit taken back: Reversed (cancel): {referral.reference}"
+
+
+def test_running_the_credit_notice_twice_tells_nobody_twice(cast, new_referral, notified):
+    referral = new_referral()
+    notified(lambda: services.referral_accept(referral_id=referral.pk, actor=cast.coordinator))
+    entry = CreditEntry.objects.get(referral=referral)
+
+    assert notify_credit_entry(entry.pk) == 0
+    assert len(_credit_notices(cast.referrer)) == 1
+
+
+def test_a_transition_that_rolls_back_tells_nobody_of_credit(
+    cast, new_referral, monkeypatch, django_capture_on_commit_callbacks
+):
+    referral = new_referral()
+
+    def broken_event(*args, **kwargs):
+        raise RuntimeError("the event row could not be written")
+
+    monkeypatch.setattr(services, "_event", broken_event)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        services.referral_accept(referral_id=referral.pk, actor=cast.coordinator)
+
+    assert CreditEntry.objects.count() == 0
+    assert _credit_notices(cast.referrer) == []
