@@ -312,6 +312,16 @@ def notification_preferences_set(*, user: User, deliveries: dict[str, str]) -> N
         NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults={"delivery": delivery})
 
 
+def notification_open(*, user: User, notification_id: int) -> str | None:
+    """Mark one of this person's notifications read and give its link; None when it is not theirs."""
+    mine = Notification.objects.filter(pk=notification_id, recipient=user, deleted=False)
+    link = mine.values_list("link", flat=True).first()
+    if link is None:
+        return None
+    mine.filter(unread=True).update(unread=False)
+    return link
+
+
 def notification_mark_emailed(*, notification_ids: list[int]) -> None:
     Notification.objects.filter(id__in=notification_ids).update(emailed=True, emailed_at=timezone.now())
 

@@ -30,6 +30,7 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.+)$", views.protected_media, name="protected_media"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/badge/", views.notification_badge, name="notification_badge"),
+    path("notifications/<int:notification_id>/open/", views.notification_open, name="notification_open"),
     path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
     # django-notifications' POST-only mark-read views, under the same prefix.
     path("notifications/", include("notifications.urls", namespace="notifications")),

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils._os import safe_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -63,6 +64,18 @@ def notification_list(request):
         "portal/notification_list.html",
         {"page_obj": page, "only_unread": only_unread, "unread_count": selectors.unread_count(user=request.user)},
     )
+
+
+@require_GET
+def notification_open(request, notification_id: int):
+    """Follow a notification's link and mark it read: what a click on it in the centre does."""
+    link = services.notification_open(user=request.user, notification_id=notification_id)
+    if link is None:
+        raise Http404("No such notification of yours.")
+    # Links are portal paths written by the services; anything else goes back to the centre.
+    if not link or not url_has_allowed_host_and_scheme(link, allowed_hosts=None) or not link.startswith("/"):
+        return redirect("notification_list")
+    return redirect(link)
 
 
 @passive_session

@@ -165,6 +165,42 @@ def test_nobody_can_mark_someone_elses_notification(person_with_notifications, m
     assert theirs.unread is True
 
 
+def test_opening_a_notification_marks_it_read_and_follows_its_link(person_with_notifications):
+    person, client = person_with_notifications
+    first = Notification.objects.filter(recipient=person).first()
+
+    listed = client.get(reverse("notification_list")).content.decode()
+    assert f'href="{reverse("notification_open", args=[first.pk])}"' in listed
+
+    response = client.get(reverse("notification_open", args=[first.pk]))
+    assert response.status_code == 302 and response["Location"] == "/referrals/1/"
+    first.refresh_from_db()
+    assert first.unread is False
+    assert Notification.objects.filter(recipient=person, unread=True).count() == 2
+    # Opening it again still leads there.
+    assert client.get(reverse("notification_open", args=[first.pk]))["Location"] == "/referrals/1/"
+
+
+def test_nobody_can_open_someone_elses_notification(person_with_notifications, make_user, two_factor_ready):
+    person, _ = person_with_notifications
+    theirs = Notification.objects.filter(recipient=person).first()
+    other_client = two_factor_ready(make_user())
+
+    assert other_client.get(reverse("notification_open", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.unread is True
+
+
+def test_a_notification_whose_link_leaves_the_portal_opens_the_centre_instead(person_with_notifications):
+    person, client = person_with_notifications
+    odd = Notification.objects.filter(recipient=person).first()
+    Notification.objects.filter(pk=odd.pk).update(link="https://elsewhere.example.com/")
+
+    response = client.get(reverse("notification_open", args=[odd.pk]))
+
+    assert response.status_code == 302 and response["Location"] == reverse("notification_list")
+
+
 def test_notification_list_query_count_does_not_grow(person_with_notifications, django_assert_max_num_queries):
     person, client = person_with_notifications
     # Session, user, roles, two counts, the page of notifications, session save
