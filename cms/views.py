@@ -1,4 +1,4 @@
-"""Intranet search over published pages and specialties, and the stale-pages report.
+"""Intranet search over published pages and specialties; the admin's stale-pages report and publish confirmation.
 
 Patient data is never indexed: search covers Wagtail pages and specialty names only.
 Program updates are found only by the people in their audience.
@@ -7,12 +7,20 @@ Program updates are found only by the people in their audience.
 import datetime
 
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+from wagtail.admin import messages
+from wagtail.admin.utils import get_valid_next_url_from_request
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.views.pages.utils import get_breadcrumbs_items_for_page
 from wagtail.admin.views.reports import PageReportView
 from wagtail.models import Page
 from wagtail.permissions import page_permission_policy
 
-from cms import selectors
+from cms import selectors, services
+from cms.models import ProgramUpdatePage
 
 
 def search(request):
@@ -52,3 +60,70 @@ class StalePagesReportView(PageReportView):
         editable = page_permission_policy.instances_user_has_permission_for(self.request.user, "change")
         self.queryset = selectors.stale_pages(editable.select_related("content_type"))
         return super().get_queryset()
+
+
+class UpdatePublishView(WagtailAdminTemplateMixin, View):
+    """Wagtail admin: "Publish to its audience" for a program update. GET confirms, POST only queues.
+
+    The POST checks what it can cheaply (permission, lock, workflow step, that the
+    confirmed revision is still the latest) and queues one task with ids; the
+    Celery worker publishes (cms.services.update_publish_revision) and tells the
+    person when it is live, so the request costs about what a trivial one does.
+    """
+
+    template_name = "cms/admin/update_publish.html"
+    page_title = "Publish to its audience"
+    header_icon = "upload"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.update = get_object_or_404(ProgramUpdatePage.objects.defer_streamfields(), pk=kwargs["page_id"])
+
+    def get_page_subtitle(self):
+        return self.update.get_admin_display_title()
+
+    def get_breadcrumbs_items(self):
+        return [
+            *get_breadcrumbs_items_for_page(self.update, self.request.user),
+            {"url": "", "label": self.page_title},
+        ]
+
+    def next_url(self) -> str:
+        return get_valid_next_url_from_request(self.request) or reverse(
+            "wagtailadmin_explore", args=[self.update.get_parent().pk]
+        )
+
+    def refused(self, reason: str):
+        context = self.get_context_data(refusal=reason, update=self.update, next_url=self.next_url())
+        return self.render_to_response(context, status=403)
+
+    def get(self, request, page_id):
+        refusal = selectors.update_publish_refusal(user=request.user, page=self.update)
+        if refusal:
+            return self.refused(refusal)
+        context = self.get_context_data(
+            update=self.update, preview=selectors.update_publish_preview(page=self.update), next_url=self.next_url()
+        )
+        return self.render_to_response(context)
+
+    def post(self, request, page_id):
+        try:
+            revision_id = int(request.POST.get("revision_id", ""))
+        except ValueError:
+            return HttpResponseBadRequest("Publish from the confirmation page: it names the version that goes live.")
+        try:
+            services.update_publish_queue(actor=request.user, update=self.update, revision_id=revision_id)
+        except services.UpdatePublishRefused as exc:
+            return self.refused(str(exc))
+        except services.UpdatePublishStale as exc:
+            messages.warning(request, str(exc))
+            return redirect(request.get_full_path())
+        except services.UpdateAlreadyLive as exc:
+            messages.info(request, str(exc))
+            return redirect(self.next_url())
+        messages.success(
+            request,
+            f"Publishing “{self.update.draft_title}”: it goes live within a minute, and its audience is notified "
+            "then. You'll be notified when it is live.",
+        )
+        return redirect(self.next_url())
