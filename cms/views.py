@@ -1,4 +1,4 @@
-"""Intranet search over published pages and specialties; the admin's stale-pages report and publish confirmation.
+"""Intranet search, the admin's stale-pages report, and Leadership's "Publish to its audience".
 
 Patient data is never indexed: search covers Wagtail pages and specialty names only.
 Program updates are found only by the people in their audience.
@@ -6,15 +6,13 @@ Program updates are found only by the people in their audience.
 
 import datetime
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views import View
-from wagtail.admin import messages
+from django.views.decorators.http import require_http_methods
 from wagtail.admin.utils import get_valid_next_url_from_request
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
-from wagtail.admin.views.pages.utils import get_breadcrumbs_items_for_page
 from wagtail.admin.views.reports import PageReportView
 from wagtail.models import Page
 from wagtail.permissions import page_permission_policy
@@ -62,68 +60,69 @@ class StalePagesReportView(PageReportView):
         return super().get_queryset()
 
 
-class UpdatePublishView(WagtailAdminTemplateMixin, View):
-    """Wagtail admin: "Publish to its audience" for a program update. GET confirms, POST only queues.
+def _update_for_publishing(page_id: int) -> ProgramUpdatePage:
+    """The update, its approved schedule in the same query and its workflow in one more (what the checks read)."""
+    from django.db.models import Prefetch
+    from wagtail.models import WorkflowState
 
-    The POST checks what it can cheaply (permission, lock, workflow step, that the
-    confirmed revision is still the latest) and queues one task with ids; the
-    Celery worker publishes (cms.services.update_publish_revision) and tells the
-    person when it is live, so the request costs about what a trivial one does.
+    workflow_states = Prefetch(
+        # Workflow states name the page's specific type; Wagtail's permission, lock and workflow checks read
+        # this attribute instead of querying again (as its own listings' prefetch_workflow_states does).
+        "_specific_workflow_states",
+        queryset=WorkflowState.objects.active().select_related("current_task_state__task"),
+        to_attr="_current_workflow_states",
+    )
+    return get_object_or_404(
+        ProgramUpdatePage.objects.defer_streamfields().annotate_approved_schedule().prefetch_related(workflow_states),
+        pk=page_id,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def update_publish(request, page_id: int):
+    """Leadership's "Publish to its audience" for a program update: GET confirms, POST only queues.
+
+    A portal page (strict CSP, a plain form), linked from Wagtail's admin: outside
+    the admin's URLs, the request skips the admin gate's permission and profile
+    queries, and anyone refused gets a 403 saying why. The POST checks what it can
+    cheaply (permission, lock, workflow step, that the confirmed revision is still
+    the latest) and queues one task with ids; the Celery worker publishes
+    (cms.services.update_publish_revision) and tells the person when it is live.
     """
+    update = _update_for_publishing(page_id)
+    next_url = get_valid_next_url_from_request(request) or reverse(
+        "wagtailadmin_explore", args=[update.get_parent().pk]
+    )
 
-    template_name = "cms/admin/update_publish.html"
-    page_title = "Publish to its audience"
-    header_icon = "upload"
-
-    def setup(self, request, *args, **kwargs):
-        super().setup(request, *args, **kwargs)
-        self.update = get_object_or_404(ProgramUpdatePage.objects.defer_streamfields(), pk=kwargs["page_id"])
-
-    def get_page_subtitle(self):
-        return self.update.get_admin_display_title()
-
-    def get_breadcrumbs_items(self):
-        return [
-            *get_breadcrumbs_items_for_page(self.update, self.request.user),
-            {"url": "", "label": self.page_title},
-        ]
-
-    def next_url(self) -> str:
-        return get_valid_next_url_from_request(self.request) or reverse(
-            "wagtailadmin_explore", args=[self.update.get_parent().pk]
+    def refused(reason: str):
+        return render(
+            request, "cms/update_publish.html", {"update": update, "refusal": reason, "next_url": next_url}, status=403
         )
 
-    def refused(self, reason: str):
-        context = self.get_context_data(refusal=reason, update=self.update, next_url=self.next_url())
-        return self.render_to_response(context, status=403)
-
-    def get(self, request, page_id):
-        refusal = selectors.update_publish_refusal(user=request.user, page=self.update)
+    if request.method == "GET":
+        refusal = selectors.update_publish_refusal(user=request.user, page=update)
         if refusal:
-            return self.refused(refusal)
-        context = self.get_context_data(
-            update=self.update, preview=selectors.update_publish_preview(page=self.update), next_url=self.next_url()
-        )
-        return self.render_to_response(context)
+            return refused(refusal)
+        preview = selectors.update_publish_preview(page=update)
+        return render(request, "cms/update_publish.html", {"update": update, "preview": preview, "next_url": next_url})
 
-    def post(self, request, page_id):
-        try:
-            revision_id = int(request.POST.get("revision_id", ""))
-        except ValueError:
-            return HttpResponseBadRequest("Publish from the confirmation page: it names the version that goes live.")
-        try:
-            services.update_publish_queue(actor=request.user, update=self.update, revision_id=revision_id)
-        except services.UpdatePublishRefused as exc:
-            return self.refused(str(exc))
-        except services.UpdatePublishStale as exc:
-            messages.warning(request, str(exc))
-            return redirect(request.get_full_path())
-        except services.UpdateAlreadyLive as exc:
-            messages.info(request, str(exc))
-            return redirect(self.next_url())
-        messages.success(
-            request,
-            f"Publishing “{self.update.draft_title}”: it goes live within a minute, and its audience is notified "
-            "then. You'll be notified when it is live.",
-        )
-        return redirect(self.next_url())
+    try:
+        revision_id = int(request.POST.get("revision_id", ""))
+    except ValueError:
+        return HttpResponseBadRequest("Publish from the confirmation page: it names the version that goes live.")
+    try:
+        services.update_publish_queue(actor=request.user, update=update, revision_id=revision_id)
+    except services.UpdatePublishRefused as exc:
+        return refused(str(exc))
+    except services.UpdatePublishStale as exc:
+        messages.warning(request, str(exc))
+        return redirect(request.get_full_path())
+    except services.UpdateAlreadyLive as exc:
+        messages.info(request, str(exc))
+        return redirect(next_url)
+    messages.success(
+        request,
+        f"Publishing “{update.draft_title}”: it goes live within a minute, and its audience is notified then. "
+        "You'll be notified when it is live.",
+    )
+    return redirect(next_url)

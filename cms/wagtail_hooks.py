@@ -7,7 +7,7 @@ from wagtail.admin.ui.menus.pages import PageMenuItem
 from wagtail.permissions import page_permission_policy
 
 from cms import selectors
-from cms.views import StalePagesReportView, UpdatePublishView
+from cms.views import StalePagesReportView
 
 
 class StalePagesMenuItem(MenuItem):
@@ -37,13 +37,11 @@ def register_stale_pages_menu_item():
 # --- Publish to its audience ------------------------------------------------------------
 
 
-@hooks.register("register_admin_urls")
-def register_update_publish_url():
-    return [path("pages/<int:page_id>/publish-to-audience/", UpdatePublishView.as_view(), name="cms_update_publish")]
-
-
 class PublishToAudienceButton(PageMenuItem):
-    """Shown on a program update with unpublished changes, to people who may publish it now."""
+    """Shown on a program update with unpublished changes, to people who may publish it now.
+
+    It leads to the portal's confirmation page (cms.views.update_publish, outside the admin's URLs).
+    """
 
     label = "Publish to its audience"
     icon_name = "upload"
