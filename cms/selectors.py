@@ -406,24 +406,32 @@ def home_blocks_for(*, user) -> HomeBlocks:
 # button shows, whether the request may queue and whether the worker may publish.
 
 
-def update_publish_refusal(*, user, page) -> str | None:
-    """Why ``user`` may not publish this program update now, in a sentence; None when they may.
-
-    Wagtail's own rules: publish permission on the page, no lock held by someone
-    else, and, when a moderation workflow is in progress, being one of the
-    approvers of its current (and final) step, since publishing approves it.
-    """
-    from django.utils.html import strip_tags
-
-    permissions = page.permissions_for_user(user)
-    if not permissions.can_publish():
+def update_publish_permission_refusal(*, user, page) -> str | None:
+    """Why ``user`` may not publish this program update at all (Wagtail's publish permission); None when they may."""
+    if not page.permissions_for_user(user).can_publish():
         return (
             "You do not have permission to publish this update. Leadership publishes program updates; "
             "editors submit them for approval."
         )
-    lock = page.get_lock()
-    if lock is not None and lock.for_user(user):
-        return strip_tags(str(lock.get_message(user))) or "This update is locked by someone else."
+    return None
+
+
+def update_publish_refusal(*, user, page) -> str | None:
+    """Why ``user`` may not publish this program update now, in a sentence; None when they may.
+
+    Wagtail's own rules: publish permission on the page, no lock held by someone
+    else (nor a scheduled publish), and, when a moderation workflow is in progress,
+    being one of the approvers of its current (and final) step, since publishing
+    approves it. The confirmation page, the button and the worker ask this; the
+    publish request itself asks only the permission (the worker asks the rest
+    under the page's lock a moment later, and tells the person if it stops them).
+    """
+    from django.utils.html import strip_tags
+
+    refusal = update_publish_permission_refusal(user=user, page=page)
+    if refusal:
+        return refusal
+    # The workflow first: its lock's own message is about editing, this one about approving.
     state = page.current_workflow_state
     if state is not None and state.status == state.STATUS_IN_PROGRESS and state.current_task_state_id:
         task = page.current_workflow_task
@@ -434,6 +442,9 @@ def update_publish_refusal(*, user, page) -> str | None:
                 f"This update still has approval steps after “{task.name}”: approve it in the editor; "
                 "it can be published at the last step."
             )
+    lock = page.get_lock()
+    if lock is not None and lock.for_user(user):
+        return strip_tags(str(lock.get_message(user))) or "This update is locked by someone else."
     return None
 
 

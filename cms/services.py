@@ -116,14 +116,17 @@ class PublishOutcome:
 def update_publish_queue(*, actor, update: ProgramUpdatePage, revision_id: int) -> None:
     """Queue the publish of ``update``'s revision ``revision_id`` for ``actor``; the worker publishes it.
 
-    The request's checks (the worker checks again under a lock): ``actor`` may
-    publish the update now (else UpdatePublishRefused), the revision is still
-    its latest (else UpdatePublishStale) and not live yet (else UpdateAlreadyLive).
-    Writes nothing: one task with ids, queued after the request's transaction.
+    The request's checks: ``actor`` has Wagtail's publish permission on the
+    update (else UpdatePublishRefused), the revision is still its latest (else
+    UpdatePublishStale) and not live yet (else UpdateAlreadyLive). Locks and the
+    workflow step were checked on the confirmation page a moment ago and are
+    checked again by the worker under the page's lock (update_publish_revision),
+    which tells the person if they stop the publish: the request stays a few
+    queries. Writes nothing: one task with ids, queued after the request's transaction.
     """
     from cms.tasks import update_publish
 
-    refusal = selectors.update_publish_refusal(user=actor, page=update)
+    refusal = selectors.update_publish_permission_refusal(user=actor, page=update)
     if refusal:
         raise UpdatePublishRefused(refusal)
     if revision_id != update.latest_revision_id:

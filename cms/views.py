@@ -60,36 +60,18 @@ class StalePagesReportView(PageReportView):
         return super().get_queryset()
 
 
-def _update_for_publishing(page_id: int) -> ProgramUpdatePage:
-    """The update, its approved schedule in the same query and its workflow in one more (what the checks read)."""
-    from django.db.models import Prefetch
-    from wagtail.models import WorkflowState
-
-    workflow_states = Prefetch(
-        # Workflow states name the page's specific type; Wagtail's permission, lock and workflow checks read
-        # this attribute instead of querying again (as its own listings' prefetch_workflow_states does).
-        "_specific_workflow_states",
-        queryset=WorkflowState.objects.active().select_related("current_task_state__task"),
-        to_attr="_current_workflow_states",
-    )
-    return get_object_or_404(
-        ProgramUpdatePage.objects.defer_streamfields().annotate_approved_schedule().prefetch_related(workflow_states),
-        pk=page_id,
-    )
-
-
 @require_http_methods(["GET", "POST"])
 def update_publish(request, page_id: int):
     """Leadership's "Publish to its audience" for a program update: GET confirms, POST only queues.
 
     A portal page (strict CSP, a plain form), linked from Wagtail's admin: outside
     the admin's URLs, the request skips the admin gate's permission and profile
-    queries, and anyone refused gets a 403 saying why. The POST checks what it can
-    cheaply (permission, lock, workflow step, that the confirmed revision is still
-    the latest) and queues one task with ids; the Celery worker publishes
+    queries, and anyone refused gets a 403 saying why. The POST checks the publish
+    permission and that the confirmed revision is still the latest, and queues one
+    task with ids (cms.services.update_publish_queue); the Celery worker publishes
     (cms.services.update_publish_revision) and tells the person when it is live.
     """
-    update = _update_for_publishing(page_id)
+    update = get_object_or_404(ProgramUpdatePage.objects.defer_streamfields(), pk=page_id)
     next_url = get_valid_next_url_from_request(request) or reverse(
         "wagtailadmin_explore", args=[update.get_parent().pk]
     )
