@@ -113,8 +113,10 @@ class PublishOutcome:
     FAILED = "failed"
 
 
-def update_publish_queue(*, actor, update: ProgramUpdatePage, revision_id: int) -> None:
+def update_publish_queue(*, actor, update, revision_id: int) -> None:
     """Queue the publish of ``update``'s revision ``revision_id`` for ``actor``; the worker publishes it.
+
+    ``update`` is the program update's page (its base Page row is enough).
 
     The request's checks: ``actor`` has Wagtail's publish permission on the
     update (else UpdatePublishRefused), the revision is still its latest (else

@@ -7,6 +7,7 @@ Program updates are found only by the people in their audience.
 import datetime
 
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -71,7 +72,14 @@ def update_publish(request, page_id: int):
     task with ids (cms.services.update_publish_queue); the Celery worker publishes
     (cms.services.update_publish_revision) and tells the person when it is live.
     """
-    update = get_object_or_404(ProgramUpdatePage.objects.defer_streamfields(), pk=page_id)
+    if request.method == "POST":
+        # What the request's checks read, from the page row alone (half the cost of the update's whole join).
+        updates = Page.objects.filter(content_type=ContentType.objects.get_for_model(ProgramUpdatePage)).only(
+            "id", "path", "depth", "title", "draft_title", "has_unpublished_changes", "latest_revision_id"
+        )
+    else:
+        updates = ProgramUpdatePage.objects.defer_streamfields()
+    update = get_object_or_404(updates, pk=page_id)
     next_url = get_valid_next_url_from_request(request) or reverse(
         "wagtailadmin_explore", args=[update.get_parent().pk]
     )

@@ -171,6 +171,15 @@ def test_a_post_for_an_update_already_live_queues_nothing(
     assert any("already live" in str(m) for m in response.wsgi_request._messages)
 
 
+def test_a_page_that_is_not_a_program_update_is_not_found(client, leader, add_standard_page):
+    page = add_standard_page()
+    page.save_revision()
+    client.force_login(leader)
+
+    assert client.get(_url(page)).status_code == 404
+    assert client.post(_url(page), {"revision_id": page.latest_revision_id}).status_code == 404
+
+
 def test_a_post_without_a_revision_is_a_bad_request(client, leader, draft_update):
     update = draft_update()
     client.force_login(leader)
