@@ -87,7 +87,7 @@ def update_audience_notify(*, update_id: int) -> int:
 # the worker publishes through Wagtail (update_publish_revision), whose page_published
 # signal then queues the audience job as for any publish (cms/signal_handlers.py). Wagtail's
 # inline publish (two page saves, a revision, log entries, search and reference index) is
-# over 20x a trivial request's CPU, so the person's request does none of it (the intranet
+# some 20x a trivial request's time, so the person's request does none of it (the intranet
 # benchmark measures both).
 
 
