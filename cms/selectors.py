@@ -396,3 +396,131 @@ def home_blocks_for(*, user) -> HomeBlocks:
         # Credit is earned by referring and reviewing.
         show_credit=can_refer,
     )
+
+
+# --- Publishing a program update to its audience ---------------------------------------
+#
+# Leadership publishes an update from a confirmation page (cms.views.UpdatePublishView);
+# the request only queues cms.tasks.update_publish, and the worker publishes
+# (cms.services.update_publish_revision). The same refusal rule decides whether the
+# button shows, whether the request may queue and whether the worker may publish.
+
+
+def update_publish_permission_refusal(*, user, page) -> str | None:
+    """Why ``user`` may not publish this program update at all (Wagtail's publish permission); None when they may."""
+    if not page.permissions_for_user(user).can_publish():
+        return (
+            "You do not have permission to publish this update. Leadership publishes program updates; "
+            "editors submit them for approval."
+        )
+    return None
+
+
+def update_publish_refusal(*, user, page) -> str | None:
+    """Why ``user`` may not publish this program update now, in a sentence; None when they may.
+
+    Wagtail's own rules: publish permission on the page, no lock held by someone
+    else (nor a scheduled publish), and, when a moderation workflow is in progress,
+    being one of the approvers of its current (and final) step, since publishing
+    approves it. The confirmation page, the button and the worker ask this; the
+    publish request itself asks only the permission (the worker asks the rest
+    under the page's lock a moment later, and tells the person if it stops them).
+    """
+    from django.utils.html import strip_tags
+
+    refusal = update_publish_permission_refusal(user=user, page=page)
+    if refusal:
+        return refusal
+    # The workflow first: its lock's own message is about editing, this one about approving.
+    state = page.current_workflow_state
+    if state is not None and state.status == state.STATUS_IN_PROGRESS and state.current_task_state_id:
+        task = page.current_workflow_task
+        if task is not None and not any(name == "approve" for name, *_ in task.get_actions(page, user)):
+            return f"This update is waiting for “{task.name}”, and you are not one of its approvers."
+        if not state.is_at_final_task:
+            return (
+                f"This update still has approval steps after “{task.name}”: approve it in the editor; "
+                "it can be published at the last step."
+            )
+    lock = page.get_lock()
+    if lock is not None and lock.for_user(user):
+        return strip_tags(str(lock.get_message(user))) or "This update is locked by someone else."
+    return None
+
+
+def user_display_name(user) -> str:
+    if user is None:
+        return "someone no longer on the staff list"
+    return user.get_full_name().strip() or user.email
+
+
+@dataclass(frozen=True)
+class UpdatePublishPreview:
+    """What the publish confirmation page shows: the version that goes live, who wrote it, who it reaches."""
+
+    update: object  # the ProgramUpdatePage as stored
+    draft: object  # the same page with the content of the revision that goes live
+    revision: object | None  # that revision (the page's latest)
+    edited_by: str
+    editors_since_live: list[str]
+    revisions_since_live: int
+    audience: int  # people the update is for
+    to_notify: int  # of them, those who have not had its notification yet
+    departments: list[str]
+    roles: list[str]
+    workflow_state: object | None
+    workflow_task_name: str
+    workflow_requested_by: str
+
+    @property
+    def everyone(self) -> bool:
+        return bool(self.draft.audience_everyone)
+
+    @property
+    def is_first_publish(self) -> bool:
+        return not self.update.live and self.update.first_published_at is None
+
+
+def update_publish_preview(*, page) -> UpdatePublishPreview:
+    """The confirmation page's figures in a fixed number of queries, whatever the audience's size."""
+    from django.db.models import Exists, OuterRef
+    from wagtail.models import Revision
+
+    from portal.models import Notification
+
+    revision = Revision.objects.select_related("user").filter(pk=page.latest_revision_id).first()
+    # The audience of the version that goes live, which may differ from the live one.
+    draft = page.with_content_json(revision.content) if revision is not None else page
+    people = audience_of(draft)
+    audience = people.count()
+    notified = Notification.objects.filter(event_key=page.event_key, recipient_id=OuterRef("pk"))
+    to_notify = people.exclude(Exists(notified)).count()
+    since_live = Revision.objects.for_instance(page)
+    if page.live_revision_id:
+        since_live = since_live.filter(pk__gt=page.live_revision_id)
+    revisions_since_live = since_live.count()
+    editors: dict[int, str] = {}
+    # Newest first, bounded: a long-edited update lists its latest fifty revisions' authors.
+    for user_id, first, last, email in (
+        since_live.exclude(user=None)
+        .order_by("-created_at")
+        .values_list("user_id", "user__first_name", "user__last_name", "user__email")[:50]
+    ):
+        editors.setdefault(user_id, f"{first} {last}".strip() or email)
+    state = page.current_workflow_state
+    task = page.current_workflow_task if state is not None else None
+    return UpdatePublishPreview(
+        update=page,
+        draft=draft,
+        revision=revision,
+        edited_by=user_display_name(revision.user) if revision is not None else "",
+        editors_since_live=list(editors.values()),
+        revisions_since_live=revisions_since_live,
+        audience=audience,
+        to_notify=to_notify,
+        departments=sorted(d.name for d in draft.audience_departments.all()),
+        roles=sorted(g.name for g in draft.audience_roles.all()),
+        workflow_state=state,
+        workflow_task_name=task.name if task is not None else "",
+        workflow_requested_by=user_display_name(state.requested_by) if state is not None else "",
+    )

@@ -6,6 +6,18 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True)
+def update_publish(actor_id: int, page_id: int, revision_id: int) -> str:
+    """Publish the revision a person confirmed on "Publish to its audience"; safe to run twice."""
+    from cms import services
+    from portal.models import User
+
+    actor = User.objects.filter(pk=actor_id).first()
+    if actor is None:  # removed since they asked: nobody to publish as, nor to tell
+        return services.PublishOutcome.REFUSED
+    return services.update_publish_revision(actor=actor, page_id=page_id, revision_id=revision_id)
+
+
+@shared_task(acks_late=True)
 def update_notify_audience(update_id: int) -> int:
     """Notify the audience of a just-published update, in batches; safe to run again."""
     from cms import services

@@ -145,6 +145,7 @@ def notification_send(
     link: str = "",
     level: str = Notification.LEVELS.info,
     force_email: bool = False,
+    email: bool = True,
     batch_size: int = NOTIFICATION_BATCH_SIZE,
 ) -> int:
     """Notify each recipient once for an event, in-app and by e-mail per preference.
@@ -152,6 +153,8 @@ def notification_send(
     ``verb`` and ``link`` must name reference numbers and ids only, never
     patient data: they travel in e-mails. Safe to call again for the same event:
     a recipient who already has it is skipped (unique recipient + event_key).
+    ``email=False`` keeps it in-app only, whatever the preference (a
+    confirmation the recipient asked for a moment ago, not news).
     Each batch of ``batch_size`` recipients is one transaction and queues one
     e-mail task per NOTIFICATION_EMAIL_TASK_SIZE e-mails it owes (at most one
     for batches no larger). Returns the number of notifications created.
@@ -170,13 +173,14 @@ def notification_send(
             link=link,
             level=level,
             force_email=force_email,
+            email=email,
         )
     return created_total
 
 
 @transaction.atomic
 def _notification_send_batch(
-    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email
+    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email, email=True
 ) -> int:
     immediate_ids, created = _notification_insert()(
         kind=kind,
@@ -188,6 +192,7 @@ def _notification_send_batch(
         link=link,
         level=level,
         force_email=force_email,
+        email=email,
         now=timezone.now(),
     )
     if immediate_ids:
@@ -205,7 +210,7 @@ def _notification_insert():
 
 
 def _notification_insert_select(
-    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email, now
+    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email, now, email=True
 ) -> tuple[list[int], int]:
     """One ``INSERT … SELECT`` for the batch (PostgreSQL); returns the new immediate-e-mail ids and the count.
 
@@ -226,6 +231,7 @@ def _notification_insert_select(
         SELECT %(level)s, u.id, TRUE, %(actor_type)s, COALESCE(%(actor_id)s, u.id::text), %(verb)s, %(now)s,
             TRUE, FALSE, FALSE, %(kind)s, %(event_key)s, %(link)s,
             CASE
+                WHEN NOT %(email)s THEN %(none)s
                 WHEN %(force_email)s THEN %(immediate)s
                 WHEN p.delivery IS NULL THEN %(immediate)s
                 WHEN p.delivery = %(off)s THEN %(none)s
@@ -249,6 +255,7 @@ def _notification_insert_select(
         "event_key": event_key,
         "link": link,
         "force_email": force_email,
+        "email": email,
         "immediate": Notification.EmailDelivery.IMMEDIATE,
         "off": NotificationPreference.Delivery.OFF,
         "none": Notification.EmailDelivery.NONE,
@@ -261,7 +268,7 @@ def _notification_insert_select(
 
 
 def _notification_insert_bulk(
-    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email, now
+    *, kind, event_key, recipient_ids, verb, actor_type, actor_id, link, level, force_email, now, email=True
 ) -> tuple[list[int], int]:
     """The portable batch (SQLite and any other backend): bulk_create of the recipients who lack the event."""
     already = set(
@@ -272,7 +279,10 @@ def _notification_insert_bulk(
     fresh = [rid for rid in recipient_ids if rid not in already]
     if not fresh:
         return [], 0
-    delivery = _email_delivery_for(fresh, kind, force_email)
+    if email:
+        delivery = _email_delivery_for(fresh, kind, force_email)
+    else:
+        delivery = dict.fromkeys(fresh, Notification.EmailDelivery.NONE)
     Notification.objects.bulk_create(
         [
             Notification(

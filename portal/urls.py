@@ -39,6 +39,8 @@ urlpatterns = [
     # Learn: required training, quizzes, who is overdue (course and lesson pages are Wagtail pages).
     path("learn/", include("education.urls")),
     path("search/", cms_views.search, name="search"),
+    # Leadership's "Publish to its audience" (linked from Wagtail's admin; the request only queues the publish).
+    path("intranet/updates/<int:page_id>/publish/", cms_views.update_publish, name="cms_update_publish"),
     # My impact, leaderboards, credit rules, participation and the leadership dashboard.
     path("", include("portal.dashboards.urls")),
     # Wagtail's front-end login (for private pages) would also bypass allauth.

@@ -9,12 +9,19 @@ Part 1, pages (gunicorn + the load generator, as the home suite):
 
 Part 2, publishing an update to 20,000 people (in this process, Celery not eager:
   tasks are queued on the run's own Redis queue and counted, not run):
-  - the publish request: Leadership's "Publish" POST to Wagtail's page editor,
-    through Django's test client (full middleware, no gunicorn), sequentially,
-    against the trivial view fetched the same way in the same run: p95 of each;
-  - the fan-out: the job the publish queued, run here, notifying 20,000 people
-    in batches, against one ``INSERT … SELECT`` of the same 20,000 rows into a
-    copy of the notification table; and how many Celery tasks it took.
+  - the publish request: Leadership's "Publish to its audience" POST
+    (``cms_update_publish``: checks, then only queues ``cms.tasks.update_publish``),
+    through Django's test client (full middleware, no gunicorn) and through
+    gunicorn, sequentially, each against the trivial view fetched the same way
+    in the same run: p95 of each;
+  - the worker's half: that task run here (``Task.apply``): Wagtail's publish in
+    the publisher's name, which queues the audience job; a rerun (a no-op);
+  - the fan-out: the audience job, run here, notifying 20,000 people in
+    batches, against one ``INSERT … SELECT`` of the same 20,000 rows into a copy
+    of the notification table; and every Celery task the publish took;
+  - for information: Wagtail's page-editor "Publish" (the request publishes
+    inline), with and without our page_published receiver, on an update of its
+    own, and the worker's publish over ten fresh revisions of it.
 """
 
 from __future__ import annotations
@@ -61,7 +68,10 @@ BENCH_USER_LOCAL = "wei.chen"
 PUBLISHER_LOCAL = "robert.adams"
 SCALE = 10
 AUDIENCE = 20_000
-PUBLISH_SAMPLES = 30
+# The goal's publish request is cheap: 100 samples give its p95 (and the trivial one's) from more than a
+# handful of slow requests on a shared machine. Wagtail's inline editor publish is ~150 ms: 30 samples.
+PUBLISH_SAMPLES = 100
+EDITOR_PUBLISH_SAMPLES = 30
 
 GOAL_PAGE_VS_TRIVIAL_THROUGHPUT = 1 / 20
 GOAL_PUBLISH_P95_VS_TRIVIAL = 3.0
@@ -131,9 +141,27 @@ def p95(samples: list[float]) -> float:
 
 
 # --- Part 2: publishing to 20,000 ------------------------------------------------------------
+#
+# The goal's publish request is Leadership's "Publish to its audience" POST (cms.views.UpdatePublishView):
+# it checks permission and that the confirmed revision is still the latest, and only queues
+# cms.tasks.update_publish. The worker's half (that task: Wagtail's publish, which queues the audience
+# job) is timed here too, and Wagtail's own page-editor "Publish" (inline: the request publishes) is
+# kept as a figure for information, on an update of its own so the goal's update is published once.
+
+
+def draft_update(index, publisher, slug: str, title: str):
+    """An update for everyone, saved by ``publisher`` and never published: what leadership confirms."""
+    from cms.models import ProgramUpdatePage
+
+    update = ProgramUpdatePage(title=title, slug=slug, summary="Measured publish.", live=False)
+    index.add_child(instance=update)
+    update.save_revision(user=publisher)
+    update.refresh_from_db()
+    return update
 
 
 def publish_form(update) -> dict:
+    """The page editor's form with "Publish" pressed (Wagtail's inline publish)."""
     from wagtail.test.utils.form_data import inline_formset, nested_form_data, streamfield
 
     data = nested_form_data(
@@ -151,14 +179,20 @@ def publish_form(update) -> dict:
     return data
 
 
+def figures(samples: list[float]) -> dict:
+    return {"p50": round(statistics.median(samples), 2), "p95": round(p95(samples), 2)}
+
+
 def measure_publish(publisher, *, registry, env, args, tmp) -> dict:
-    """Publish requests (queue only) vs trivial requests, through the test client and gunicorn; then the fan-out."""
+    """Publish requests (queue only) vs trivial requests, through the test client and gunicorn; then the
+    worker's publish, the fan-out and every task one publish took; Wagtail's inline editor publish for information."""
     from celery.signals import before_task_publish
     from django.test import Client
     from django.urls import reverse
 
     from cms import services as cms_services
-    from cms.models import ProgramUpdateIndexPage, ProgramUpdatePage
+    from cms.models import ProgramUpdateIndexPage
+    from cms.tasks import update_notify_audience, update_publish
     from portal.celery import app
     from portal.models import Notification, User
 
@@ -171,60 +205,96 @@ def measure_publish(publisher, *, registry, env, args, tmp) -> dict:
     app.conf.task_always_eager = False
     try:
         index = ProgramUpdateIndexPage.objects.get()
-        update = ProgramUpdatePage(
-            title="Benchmark: an update for everyone", slug="bench-everyone", summary="Measured publish."
-        )
-        index.add_child(instance=update)
-        update.save_revision()
+        update = draft_update(index, publisher, "bench-everyone", "Benchmark: an update for everyone")
+        revision_id = update.latest_revision_id
         client = Client()
         client.force_login(publisher)
-        edit_url = reverse("wagtailadmin_pages:edit", args=(update.pk,))
-        client.get(edit_url)
+        confirm_url = reverse("cms_update_publish", args=[update.pk])
+        explore_url = reverse("wagtailadmin_explore", args=[index.pk])
+        confirmation = client.get(confirm_url)
+        if confirmation.status_code != 200 or f'name="revision_id" value="{revision_id}"' not in (
+            html := confirmation.content.decode()
+        ):
+            raise BenchmarkError(f"the publish confirmation answered {confirmation.status_code} without its form")
+        audience_shown = f"Publish to {AUDIENCE} people" in html
+        body = {"revision_id": revision_id, "next": explore_url}
         client.get(TRIVIAL_PATH)
+        queued.clear()
         publish_ms, trivial_ms = [], []
         for _ in range(PUBLISH_SAMPLES):
-            publish_ms.append(timed_publish(client, edit_url, update))
-            t = time.perf_counter()
-            response = client.get(TRIVIAL_PATH)
-            trivial_ms.append((time.perf_counter() - t) * 1000)
-            if response.status_code != 200:
-                raise BenchmarkError(f"trivial GET answered {response.status_code}, not 200")
-        publish_tasks = [name for name in queued if name == "cms.tasks.update_notify_audience"]
-        # The same publish with our page_published receiver (the only code of ours it runs besides the
-        # page form's clean) disconnected: what Wagtail's editor costs on its own, in the same run.
-        bare_ms = publish_samples_without_our_receiver(client, edit_url, update)
-        gunicorn = publish_through_gunicorn(publisher, update, edit_url, registry=registry, env=env, args=args, tmp=tmp)
+            publish_ms.append(timed_post(client, confirm_url, body, explore_url))
+            trivial_ms.append(timed_get(client, TRIVIAL_PATH))
+        queued_by_requests = list(queued)
+        gunicorn = publish_through_gunicorn(
+            publisher, confirm_url, body, explore_url, registry=registry, env=env, args=args, tmp=tmp
+        )
         update.refresh_from_db()
-        if not update.live:
-            raise BenchmarkError("the benchmark update is not live after publishing")
-        audience = User.objects.filter(is_active=True).count()
+        if update.live:
+            raise BenchmarkError("a publish request published the update itself instead of queueing it")
 
-        # The fan-out the publishes queued (each queued the same job: one update, one event key), run once here.
+        # The worker's half: the task those requests queued, run here as a worker runs it (Celery not eager,
+        # so what it queues goes to the broker and is counted). Its duplicates (one per request) find the
+        # revision live and do nothing: the second run is timed too.
         queued.clear()
         t = time.perf_counter()
-        notified = cms_services.update_audience_notify(update_id=update.pk)
+        outcome = update_publish.apply(args=(publisher.pk, update.pk, revision_id)).get()
+        worker_publish_ms = (time.perf_counter() - t) * 1000
+        queued_by_worker_publish = list(queued)
+        t = time.perf_counter()
+        rerun = update_publish.apply(args=(publisher.pk, update.pk, revision_id)).get()
+        worker_rerun_ms = (time.perf_counter() - t) * 1000
+        update.refresh_from_db()
+        if outcome != cms_services.PublishOutcome.PUBLISHED or not update.live:
+            raise BenchmarkError(f"the worker's publish answered {outcome!r}; the update is not live")
+        audience = User.objects.filter(is_active=True).count()
+
+        # The fan-out the worker's publish queued, run once here.
+        queued.clear()
+        t = time.perf_counter()
+        notified = update_notify_audience.apply(args=(update.pk,)).get()
         fanout_s = time.perf_counter() - t
-        fanout_tasks = 1 + len(queued)  # the job itself + what it queued (e-mail tasks)
+        queued_by_fanout = list(queued)
         stored = Notification.objects.filter(event_key=update.event_key).count()
+        # Every task one publish takes: the request's publish task, what the worker's publish queued
+        # (the audience job) and what the audience job queued (e-mail tasks).
+        tasks_for_one_publish = 1 + len(queued_by_worker_publish) + len(queued_by_fanout)
 
         # One INSERT … SELECT of the same rows into a copy of the table, as the floor (the goal's: a TEMP
         # copy, which PostgreSQL does not write to its WAL); for information also into a logged copy, as
         # durable as the real table and its fan-out.
         copied, insert_select_s = insert_select_copy(update.event_key, temporary=True)
         _rows, insert_select_logged_s = insert_select_copy(update.event_key, temporary=False)
+
+        # For information: Wagtail's page-editor "Publish" (the request publishes inline), with and without our
+        # page_published receiver, and the worker's publish over several revisions, on an update of their own.
+        editor_update = draft_update(index, publisher, "bench-editor", "Benchmark: published in the page editor")
+        edit_url = reverse("wagtailadmin_pages:edit", args=(editor_update.pk,))
+        client.get(edit_url)
+        editor_ms, editor_trivial_ms = [], []
+        for _ in range(EDITOR_PUBLISH_SAMPLES):
+            editor_ms.append(timed_post(client, edit_url, publish_form(editor_update), "/cms-admin/"))
+            editor_trivial_ms.append(timed_get(client, TRIVIAL_PATH))
+        bare_ms = editor_publish_without_our_receiver(client, edit_url, editor_update)
+        worker_samples_ms = worker_publish_samples(publisher, editor_update)
     finally:
         app.conf.task_always_eager = True
         before_task_publish.disconnect(count)
     return {
         "audience": audience,
         "publish_requests": PUBLISH_SAMPLES,
-        "publish_ms": {"p50": round(statistics.median(publish_ms), 2), "p95": round(p95(publish_ms), 2)},
-        "trivial_ms": {"p50": round(statistics.median(trivial_ms), 2), "p95": round(p95(trivial_ms), 2)},
+        "publish_request": "POST “Publish to its audience” (cms_update_publish): checks, queues update_publish",
+        "confirmation_shows_the_audience": audience_shown,
+        "publish_ms": figures(publish_ms),
+        "trivial_ms": figures(trivial_ms),
         "publish_p95_vs_trivial_p95": ratio(p95(publish_ms), p95(trivial_ms)),
-        "publish_without_our_receiver_ms": {"p50": round(statistics.median(bare_ms), 2), "p95": round(p95(bare_ms), 2)},
-        "publish_without_our_receiver_p95_vs_trivial_p95": ratio(p95(bare_ms), p95(trivial_ms)),
+        "tasks_queued_by_the_requests": {name: queued_by_requests.count(name) for name in set(queued_by_requests)},
         "gunicorn": gunicorn,
-        "fanout_jobs_queued_by_publishes": len(publish_tasks),
+        "worker_publish_ms": round(worker_publish_ms, 2),
+        "worker_publish_outcome": outcome,
+        "worker_publish_rerun_ms": round(worker_rerun_ms, 2),
+        "worker_publish_rerun_outcome": rerun,
+        "worker_publish_samples_ms": figures(worker_samples_ms),
+        "tasks_queued_by_the_worker_publish": queued_by_worker_publish,
         "notified": notified,
         "notifications_stored": stored,
         "fanout_seconds": round(fanout_s, 3),
@@ -233,12 +303,20 @@ def measure_publish(publisher, *, registry, env, args, tmp) -> dict:
         "fanout_vs_insert_select": ratio(fanout_s, insert_select_s),
         "insert_select_logged_table_seconds": round(insert_select_logged_s, 4),
         "fanout_vs_insert_select_logged_table": ratio(fanout_s, insert_select_logged_s),
-        "celery_tasks_for_the_fanout": fanout_tasks,
+        "tasks_queued_by_the_fanout": len(queued_by_fanout),
+        "celery_tasks_for_one_publish": tasks_for_one_publish,
         "celery_tasks_allowed": math.ceil(audience / 1000) + 2,
+        "editor_inline_publish_ms": figures(editor_ms),
+        "editor_inline_trivial_ms": figures(editor_trivial_ms),
+        "editor_inline_publish_p95_vs_trivial_p95": ratio(p95(editor_ms), p95(editor_trivial_ms)),
+        "editor_inline_publish_without_our_receiver_ms": figures(bare_ms),
+        "editor_inline_publish_without_our_receiver_p95_vs_trivial_p95": ratio(p95(bare_ms), p95(editor_trivial_ms)),
         "note": (
             "publish and trivial timed through Django's test client in this process (full middleware, no "
-            "gunicorn), one after the other; the fan-out ran here with Celery not eager, so its e-mail tasks were "
-            "queued and counted, not run"
+            "gunicorn), one after the other, and through gunicorn; the publish task and the fan-out ran here "
+            "(Celery not eager, Task.apply) so what they queued went to the run's own queue and was counted, not "
+            "run; the messages cookie is dropped after each POST, as the page a browser is sent to would show "
+            "and clear it"
         ),
     }
 
@@ -269,7 +347,8 @@ def insert_select_copy(event_key: str, *, temporary: bool) -> tuple[int, float]:
     return rows, seconds
 
 
-def publish_samples_without_our_receiver(client, edit_url, update) -> list[float]:
+def editor_publish_without_our_receiver(client, edit_url, update) -> list[float]:
+    """The editor's inline publish with our page_published receiver disconnected: Wagtail's cost alone."""
     from wagtail.signals import page_published
 
     from cms import signal_handlers
@@ -277,25 +356,60 @@ def publish_samples_without_our_receiver(client, edit_url, update) -> list[float
 
     page_published.disconnect(sender=ProgramUpdatePage, dispatch_uid="cms_program_update_published")
     try:
-        return [timed_publish(client, edit_url, update) for _ in range(PUBLISH_SAMPLES)]
+        form = publish_form(update)
+        return [timed_post(client, edit_url, form, "/cms-admin/") for _ in range(EDITOR_PUBLISH_SAMPLES)]
     finally:
         signal_handlers.connect()
 
 
-def timed_publish(client, edit_url, update) -> float:
-    """One "Publish" POST to the page editor through the test client; its milliseconds."""
+WORKER_PUBLISH_SAMPLES = 10
+
+
+def worker_publish_samples(publisher, update) -> list[float]:
+    """The worker's publish task over fresh revisions (each one really publishes): its milliseconds."""
+    from cms import services as cms_services
+    from cms.tasks import update_publish
+
+    samples = []
+    for n in range(WORKER_PUBLISH_SAMPLES):
+        draft = update.get_latest_revision_as_object()
+        draft.summary = f"Measured publish, version {n}."
+        revision = draft.save_revision(user=publisher)
+        t = time.perf_counter()
+        outcome = update_publish.apply(args=(publisher.pk, update.pk, revision.pk)).get()
+        samples.append((time.perf_counter() - t) * 1000)
+        if outcome != cms_services.PublishOutcome.PUBLISHED:
+            raise BenchmarkError(f"the worker's publish of revision {revision.pk} answered {outcome!r}")
+    return samples
+
+
+def timed_post(client, url, data, location_prefix: str) -> float:
+    """One POST through the test client, expecting a 302 to ``location_prefix``…; its milliseconds."""
     t = time.perf_counter()
-    response = client.post(edit_url, publish_form(update))
+    response = client.post(url, data)
     elapsed = (time.perf_counter() - t) * 1000
-    if response.status_code != 302:
-        raise BenchmarkError(f"publish POST answered {response.status_code}, not 302")
+    if response.status_code != 302 or not response["Location"].startswith(location_prefix):
+        raise BenchmarkError(
+            f"POST {url} answered {response.status_code} (Location {response.get('Location')!r}), "
+            f"not a redirect to {location_prefix}"
+        )
+    client.cookies.pop("messages", None)  # shown and cleared by the page a browser goes to next
     return elapsed
 
 
-def publish_through_gunicorn(publisher, update, edit_url, *, registry, env, args, tmp) -> dict:
+def timed_get(client, path) -> float:
+    t = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - t) * 1000
+    if response.status_code != 200:
+        raise BenchmarkError(f"GET {path} answered {response.status_code}, not 200")
+    return elapsed
+
+
+def publish_through_gunicorn(publisher, confirm_url, fields, explore_url, *, registry, env, args, tmp) -> dict:
     """The same publish POST and trivial GET, one after the other, through gunicorn (full stack, real broker).
 
-    The server queues the fan-out on the run's own Celery queue (``BENCH_CELERY_EAGER=false``, as
+    The server queues the publish task on the run's own Celery queue (``BENCH_CELERY_EAGER=false``, as
     the referrals suite's server); nothing consumes it, the runner deletes it at the end.
     """
     from urllib.parse import urlencode
@@ -318,21 +432,23 @@ def publish_through_gunicorn(publisher, update, edit_url, *, registry, env, args
     )
     try:
         wait_until_serving(server, port, TRIVIAL_PATH)
-        status, html, location, set_cookies = http_get(port, edit_url, cookie)
+        status, html, location, set_cookies = http_get(port, confirm_url, cookie)
         csrf_cookie, token = csrf_cookie_from(set_cookies), csrf_token_in(html)
-        if status != 200 or not csrf_cookie or not token:
-            raise BenchmarkError(f"page editor via gunicorn answered {status} (Location {location!r}) without a form")
+        if status != 200 or not csrf_cookie or not token or 'name="revision_id"' not in html:
+            raise BenchmarkError(
+                f"publish confirmation via gunicorn answered {status} (Location {location!r}) without its form"
+            )
         cookie = f"{cookie}; {csrf_cookie}"
-        body = urlencode({**publish_form(update), "csrfmiddlewaretoken": token})
+        body = urlencode({**fields, "csrfmiddlewaretoken": token})
         for _ in range(3):  # warm-up of both workers
-            http_request(port, "POST", edit_url, cookie, body)
+            http_request(port, "POST", confirm_url, cookie, body)
             http_get(port, TRIVIAL_PATH, cookie)
         publish_ms, trivial_ms = [], []
         for _ in range(PUBLISH_SAMPLES):
             t = time.perf_counter()
-            status, _b, location, _c = http_request(port, "POST", edit_url, cookie, body)
+            status, _b, location, _c = http_request(port, "POST", confirm_url, cookie, body)
             publish_ms.append((time.perf_counter() - t) * 1000)
-            if status != 302 or "/cms-admin/" not in (location or ""):
+            if status != 302 or location != explore_url:
                 raise BenchmarkError(f"publish POST via gunicorn answered {status} (Location {location!r})")
             t = time.perf_counter()
             status, _b, _l, _c = http_get(port, TRIVIAL_PATH, cookie)
@@ -342,8 +458,8 @@ def publish_through_gunicorn(publisher, update, edit_url, *, registry, env, args
     finally:
         log_tail = stop_server(registry, server)
     return {
-        "publish_ms": {"p50": round(statistics.median(publish_ms), 2), "p95": round(p95(publish_ms), 2)},
-        "trivial_ms": {"p50": round(statistics.median(trivial_ms), 2), "p95": round(p95(trivial_ms), 2)},
+        "publish_ms": figures(publish_ms),
+        "trivial_ms": figures(trivial_ms),
         "publish_p95_vs_trivial_p95": ratio(p95(publish_ms), p95(trivial_ms)),
         # Wagtail logs every edit and publish at INFO; only what went wrong is worth keeping here.
         "server_log_tail": [line for line in log_tail if '"level": "INFO"' not in line],
@@ -444,10 +560,24 @@ def run(args, tool, env, registry, tmp, services) -> dict:
             for name in PAGE_PATHS
         }
     )
+    # The publish request ("Publish to its audience"), through the test client (the issue's figure) and gunicorn.
     goals["publish_p95_at_most_3x_trivial_p95"] = {
         "threshold": GOAL_PUBLISH_P95_VS_TRIVIAL,
         "value": publishing["publish_p95_vs_trivial_p95"],
         "goal_met": (publishing["publish_p95_vs_trivial_p95"] or math.inf) <= GOAL_PUBLISH_P95_VS_TRIVIAL,
+    }
+    goals["publish_p95_at_most_3x_trivial_p95_through_gunicorn"] = {
+        "threshold": GOAL_PUBLISH_P95_VS_TRIVIAL,
+        "value": publishing["gunicorn"]["publish_p95_vs_trivial_p95"],
+        "goal_met": (publishing["gunicorn"]["publish_p95_vs_trivial_p95"] or math.inf) <= GOAL_PUBLISH_P95_VS_TRIVIAL,
+    }
+    # "It only enqueues": each request queued one publish task and nothing else, and published nothing itself
+    # (measure_publish fails the run if the update was live before the worker's half ran).
+    goals["publish_request_only_queues_one_task"] = {
+        "threshold": {"cms.tasks.update_publish": publishing["publish_requests"]},
+        "value": publishing["tasks_queued_by_the_requests"],
+        "goal_met": publishing["tasks_queued_by_the_requests"]
+        == {"cms.tasks.update_publish": publishing["publish_requests"]},
     }
     goals["fanout_within_4x_insert_select"] = {
         "threshold": GOAL_FANOUT_VS_INSERT_SELECT,
@@ -455,10 +585,12 @@ def run(args, tool, env, registry, tmp, services) -> dict:
         "goal_met": (publishing["fanout_vs_insert_select"] or math.inf) <= GOAL_FANOUT_VS_INSERT_SELECT
         and publishing["notifications_stored"] == publishing["audience"],
     }
-    goals["fanout_tasks_at_most_ceil_n_1000_plus_2"] = {
+    # Every task one publish takes, the publish task included: the request's update_publish, the audience
+    # job it queues, the e-mail tasks that job queues.
+    goals["publish_tasks_at_most_ceil_n_1000_plus_2"] = {
         "threshold": publishing["celery_tasks_allowed"],
-        "value": publishing["celery_tasks_for_the_fanout"],
-        "goal_met": publishing["celery_tasks_for_the_fanout"] <= publishing["celery_tasks_allowed"],
+        "value": publishing["celery_tasks_for_one_publish"],
+        "goal_met": publishing["celery_tasks_for_one_publish"] <= publishing["celery_tasks_allowed"],
     }
     bad_rounds = [r for r in rounds if r["status_other"] or r["socket_errors"] or not r["requests"]]
     return {

@@ -95,3 +95,44 @@ def test_department_update_goes_from_draft_to_acknowledged_and_stays_out_of_othe
         assert p.csp_violations == []
     for p in (desk, office, reader, other):
         p.context.close()
+
+
+def test_leadership_publishes_an_update_with_publish_to_its_audience(
+    browser, live_server, update_index, make_user, axe
+):
+    from cms.models import ProgramUpdatePage
+
+    oncology = DepartmentFactory(name="Oncology", code="onc")
+    leader = make_user(Role.LEADERSHIP, first_name="Robert", last_name="Adams", department=None)
+    member = make_user(Role.CLINICIAN, first_name="Wei", department=oncology)
+    update = ProgramUpdatePage(title=TITLE, summary="Thursdays at 8.", audience_everyone=False, live=False)
+    update_index.add_child(instance=update)
+    update.audience_departments.set([oncology])
+    update.save_revision(user=leader)
+
+    # 1. From the page editor's header menu, Leadership opens the confirmation: what goes live and to whom.
+    office = _signed_in_page(browser, live_server, leader)
+    office.goto(live_server.url + reverse("wagtailadmin_pages:edit", args=(update.pk,)))
+    office.get_by_role("button", name="Actions", exact=True).click()
+    office.get_by_role("link", name="Publish to its audience").click()
+    office.get_by_role("heading", name=f"Publish “{TITLE}” to its audience").wait_for()
+    assert "in Oncology" in office.content()
+    assert axe(office) == []
+
+    # 2. Confirming queues the publish (tests run tasks inline, after the request's commit) and returns to the admin.
+    with office.expect_navigation():
+        office.get_by_role("button", name="Publish to 1 person").click()
+    office.get_by_text("it goes live within a minute").first.wait_for()
+    update.refresh_from_db()
+    assert update.live
+
+    # 3. The member is notified and opens it.
+    reader = _signed_in_page(browser, live_server, member)
+    reader.goto(f"{live_server.url}/")
+    reader.locator("#notification-badge").click()
+    reader.get_by_role("link", name=f"Program update: {TITLE}").first.click()
+    reader.get_by_role("heading", name=TITLE).wait_for()
+
+    for p in (office, reader):
+        assert p.csp_violations == []
+        p.context.close()

@@ -73,6 +73,21 @@ def test_critical_messages_are_emailed_even_when_the_kind_is_off(make_user, djan
     assert [m.to for m in mail.outbox] == [[person.email]]
 
 
+def test_an_in_app_only_notification_is_never_emailed_whatever_the_preference(
+    make_user, django_capture_on_commit_callbacks
+):
+    immediate, digest = make_user(), make_user()
+    services.notification_preferences_set(user=digest, deliveries={NotificationKind.GENERAL: "digest"})
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _send([immediate, digest], kind=NotificationKind.GENERAL, event_key="update:7:live", email=False)
+
+    assert Notification.objects.filter(event_key="update:7:live").count() == 2
+    assert set(Notification.objects.values_list("email_delivery", flat=True)) == {Notification.EmailDelivery.NONE}
+    assert callbacks == []  # not even an e-mail task queued
+    assert mail.outbox == []
+
+
 def test_daily_digest_gathers_pending_items_in_one_mail_and_runs_once(make_user, django_capture_on_commit_callbacks):
     person = make_user()
     services.notification_preferences_set(user=person, deliveries={NotificationKind.REFERRAL_PROGRESS: "digest"})
