@@ -31,3 +31,15 @@ def remind_unacknowledged_updates() -> int:
     from cms import services
 
     return services.update_reminders_send()
+
+
+@shared_task(acks_late=True)
+def publish_scheduled_pages() -> None:
+    """Put live the pages whose approved go-live time has come, and take down the expired (Wagtail's command).
+
+    Wagtail only schedules; nothing else publishes a scheduled update. Its
+    ``page_published`` then queues the audience job as any publish does.
+    """
+    from django.core.management import call_command
+
+    call_command("publish_scheduled")

@@ -398,6 +398,12 @@ CELERY_BEAT_SCHEDULE["referrals-dashboard-rollup"] = {
     "schedule": timedelta(minutes=1),
 }
 
+CELERY_BEAT_SCHEDULE["intranet-publish-scheduled"] = {
+    # Wagtail's scheduled publishing: an update approved with a go-live date goes live within a minute of it.
+    "task": "cms.tasks.publish_scheduled_pages",
+    "schedule": timedelta(minutes=1),
+}
+
 CELERY_BEAT_SCHEDULE["education-training-reminders"] = {
     # Required training: a reminder before the due date, once overdue, and before expiry; each sent once.
     "task": "education.tasks.send_training_reminders",

@@ -497,6 +497,40 @@ def test_an_update_with_a_future_go_live_date_is_scheduled_once_and_the_publishe
     assert "is scheduled" in told.verb
 
 
+def test_a_scheduled_update_goes_live_on_the_beat_once_its_time_comes_and_its_audience_is_told(
+    leader, make_user, draft_update, oncology, django_capture_on_commit_callbacks
+):
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    from cms.tasks import publish_scheduled_pages
+
+    reader = make_user(Role.CLINICIAN, department=oncology)
+    update = draft_update()
+    go_live = timezone.now() + datetime.timedelta(days=2)
+    update.go_live_at = go_live
+    update.save_revision(user=leader)
+    update.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        update_publish(leader.pk, update.pk, update.latest_revision_id)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_scheduled_pages()  # before its time: nothing
+    update.refresh_from_db()
+    assert not update.live
+
+    after_go_live = time_machine.travel(go_live + datetime.timedelta(minutes=1), tick=False)
+    with after_go_live, django_capture_on_commit_callbacks(execute=True):
+        publish_scheduled_pages()
+    update.refresh_from_db()
+    assert update.live
+    assert set(Notification.objects.filter(event_key=update.event_key).values_list("recipient_id", flat=True)) >= {
+        reader.pk
+    }
+
+
 def test_a_publish_that_fails_tells_the_publisher_and_leaves_the_update_unpublished(
     leader, draft_update, django_capture_on_commit_callbacks, monkeypatch
 ):

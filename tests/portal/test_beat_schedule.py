@@ -19,3 +19,9 @@ def test_the_update_reminders_run_on_the_beat():
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
 
     assert "cms.tasks.remind_unacknowledged_updates" in tasks
+
+
+def test_scheduled_pages_are_published_on_the_beat():
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert "cms.tasks.publish_scheduled_pages" in tasks
