@@ -67,8 +67,8 @@ def _notify_after_commit(event: ReferralEvent) -> None:
     notify_referral_event.delay_on_commit(event.pk)
 
 
-def _event(referral, *, kind, actor, action="", from_status="", to_status="", note="", detail=None, at=None):
-    event = ReferralEvent.objects.create(
+def _new_event(referral, *, kind, actor, action="", from_status="", to_status="", note="", detail=None, at=None):
+    return ReferralEvent(
         referral=referral,
         kind=kind,
         action=action,
@@ -79,6 +79,11 @@ def _event(referral, *, kind, actor, action="", from_status="", to_status="", no
         detail=detail or {},
         created_at=at or timezone.now(),
     )
+
+
+def _event(referral, **fields):
+    event = _new_event(referral, **fields)
+    event.save(force_insert=True)
     _notify_after_commit(event)
     return event
 
@@ -98,6 +103,78 @@ def _next_reference(year: int) -> str:
     return f"SO-{year}-{row[0]:06d}"
 
 
+def _insert_values(obj, *, computed: dict[str, tuple[str, list]]) -> tuple[str, str, list]:
+    """The column list, value list and parameters of one INSERT of ``obj``.
+
+    Values come from each field as ``save()`` would write them (``pre_save``
+    fills ``auto_now`` fields, ``get_db_prep_save`` adapts); a column named in
+    ``computed`` takes that SQL expression (and its parameters) instead.
+    """
+    quote = connection.ops.quote_name
+    columns, values, params = [], [], []
+    for field in obj._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(quote(field.column))
+        if field.column in computed:
+            expression, expression_params = computed[field.column]
+            values.append(expression)
+            params.extend(expression_params)
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+    return ", ".join(columns), ", ".join(values), params
+
+
+def _create_numbered_in_one_statement(referral: Referral, event: ReferralEvent, year: int) -> None:
+    """PostgreSQL: take the year's number, insert the referral and its event, in one statement.
+
+    Every creation waits for the counter row, so how long it stays locked
+    caps how many referrals a second the portal can take. Here it is locked
+    for one statement's execution and its commit; the three-statement path
+    kept it through two more round trips, and those grew with every Python
+    thread waiting for the interpreter lock in between. Still gap-free: a
+    statement that fails (a repeated token) takes its increment back with it.
+    """
+    quote = connection.ops.quote_name
+    counter = quote(ReferenceCounter._meta.db_table)
+    number = "(SELECT last_number FROM number)"
+    referral_columns, referral_values, referral_params = _insert_values(
+        referral,
+        # SO-YYYY-NNNNNN: six digits at least; never cut a seventh off.
+        computed={
+            "reference": (
+                f"'SO-' || %s || '-' || lpad({number}::text, greatest(6, length({number}::text)), '0')",
+                [str(year)],
+            )
+        },
+    )
+    event_columns, event_values, event_params = _insert_values(
+        event, computed={"referral_id": ("(SELECT id FROM new_referral)", [])}
+    )
+    sql = f"""
+        WITH number AS (
+            INSERT INTO {counter} (year, last_number) VALUES (%s, 1)
+            ON CONFLICT (year) DO UPDATE SET last_number = {counter}.last_number + 1
+            RETURNING last_number
+        ), new_referral AS (
+            INSERT INTO {quote(Referral._meta.db_table)} ({referral_columns}) VALUES ({referral_values})
+            RETURNING id, reference
+        ), new_event AS (
+            INSERT INTO {quote(ReferralEvent._meta.db_table)} ({event_columns}) VALUES ({event_values})
+            RETURNING id
+        )
+        SELECT new_referral.id, new_referral.reference, new_event.id FROM new_referral, new_event
+    """  # noqa: S608 (identifiers come from the models; every value is a parameter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [year, *referral_params, *event_params])
+        referral.pk, referral.reference, event.pk = cursor.fetchone()
+    for saved in (referral, event):
+        saved._state.adding = False
+        saved._state.db = connection.alias
+    event.referral = referral
+
+
 def referral_create(
     *,
     actor: User,
@@ -115,8 +192,8 @@ def referral_create(
     _validate_new_referral(data)
     if channel == Channel.STAFF_PORTAL:
         referrer = actor
-    # Every read happens before the counter lock, so creations queue behind it
-    # for three statements only: the number and two inserts.
+    # Every read happens before the counter lock: creations queue behind it
+    # only for the number and the two inserts.
     now = timezone.now()
     department_id = _department_id_of(referrer) if referrer else None
     referral = Referral(
@@ -131,27 +208,37 @@ def referral_create(
         **{field: data[field] for field in CREATE_FIELDS if field in data},
     )
     referral.clock_due_at = clocks.due_for(Status.SUBMITTED, referral.specialty_id, referral.urgency, now)
+    event = _new_event(
+        referral,
+        kind=ReferralEvent.Kind.CREATED,
+        actor=actor,
+        to_status=Status.SUBMITTED,
+        detail={"channel": channel},
+        at=now,
+    )
+    year = timezone.localdate(now).year
+    # A repeated token fails the unique constraint (a concurrent twin waits on
+    # the counter lock until the first has committed); rolling back returns
+    # its number, so references stay gap-free.
     try:
-        with transaction.atomic():
-            referral.reference = _next_reference(timezone.localdate(now).year)
-            # A repeated token fails the unique constraint below (a concurrent
-            # twin waits on the counter lock until the first has committed);
-            # rolling back returns its number, so references stay gap-free.
-            referral.save(force_insert=True)
-            _event(
-                referral,
-                kind=ReferralEvent.Kind.CREATED,
-                actor=actor,
-                to_status=Status.SUBMITTED,
-                detail={"channel": channel},
-                at=now,
-            )
+        if connection.vendor != "postgresql":
+            with transaction.atomic():
+                referral.reference = _next_reference(year)
+                referral.save(force_insert=True)
+                event.referral = referral
+                event.save(force_insert=True)
+        elif connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a repeated token can still be answered
+                _create_numbered_in_one_statement(referral, event, year)
+        else:
+            _create_numbered_in_one_statement(referral, event, year)  # commits on its own
     except IntegrityError:
         # A double submit: answer with the referral the first one created.
         existing = _existing_submission(token, actor)
         if existing is None:
             raise
         return existing, False
+    _notify_after_commit(event)
     return referral, True
 
 

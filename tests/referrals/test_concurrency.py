@@ -14,10 +14,10 @@ import threading
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from portal.models import Notification
+from portal.models import Notification, User
 from portal.roles import Role
 from referrals import services
 from referrals.models import ReferenceCounter, Referral, ReferralEvent
@@ -170,24 +170,29 @@ def test_a_double_submit_at_once_creates_one_referral(transactional_db, cast):
     assert _counter(year) == start + 1
 
 
-@pytest.mark.django_db
-def test_a_creation_that_fails_after_numbering_does_not_use_up_a_number(cast, monkeypatch):
+def test_a_creation_that_fails_after_numbering_does_not_use_up_a_number(transactional_db, cast):
+    """The database refuses the referral once its number is taken (a creator it does not know,
+    checked at commit): nothing is kept, the counter included."""
     first, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
-    original_create = ReferralEvent.objects.create
-    failures = []
+    unknown_creator = User(pk=cast.referrer.pk + 10_000, email="gone@example.org")
 
-    def fail_once(**kwargs):
-        if not failures:
-            failures.append(kwargs.get("kind"))
-            raise RuntimeError("database went away after the number was issued")
-        return original_create(**kwargs)
-
-    monkeypatch.setattr(ReferralEvent.objects, "create", fail_once)
-
-    with pytest.raises(RuntimeError):
-        services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+    with pytest.raises(IntegrityError):
+        services.referral_create(actor=unknown_creator, data=referral_data(cast.specialty))
     after, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
 
-    assert failures == [ReferralEvent.Kind.CREATED]
     assert Referral.objects.count() == 2
+    assert ReferralEvent.objects.filter(kind=ReferralEvent.Kind.CREATED).count() == 2
     assert _number(after.reference) == _number(first.reference) + 1
+    assert _counter(timezone.localdate().year) == _number(after.reference)
+
+
+def test_a_seven_digit_number_is_written_whole(db, cast):
+    """Six digits at least, never cut: the millionth referral of a year is SO-YYYY-1000000."""
+    year = timezone.localdate().year
+    ReferenceCounter.objects.update_or_create(year=year, defaults={"last_number": 999_998})
+
+    last_six, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+    seventh, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+
+    assert (last_six.reference, seventh.reference) == (f"SO-{year}-999999", f"SO-{year}-1000000")
+    assert Referral.objects.get(pk=seventh.pk).reference == seventh.reference
