@@ -4,6 +4,8 @@ Also the portal's notification model (swapped in for django-notifications'
 own) and each person's notification preferences. This module imports no app.
 """
 
+import functools
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -60,12 +62,17 @@ class User(AbstractUser):
     def _standing(self) -> tuple[frozenset[str], frozenset[int]]:
         """Role names and credentialed specialty ids in one query, once per request.
 
-        Every referral screen needs both to decide who may do what; one join
-        (roles × specialties, a handful of rows) costs less than two queries.
+        Every referral screen needs both to decide who may do what. The SQL is
+        written out (``_standing_sql``) because this runs on nearly every
+        request, and building it through the ORM cost more than executing it.
         """
-        rows = User.objects.filter(pk=self.pk).order_by().values_list("groups__name", "profile__review_specialties")
-        roles = frozenset(name for name, _ in rows if name)
-        specialties = frozenset(sid for _, sid in rows if sid is not None)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(_standing_sql(), [self.pk, self.pk])
+            rows = cursor.fetchall()
+        roles = frozenset(name for name, _ in rows if name is not None)
+        specialties = frozenset(int(sid) for _, sid in rows if sid is not None)
         return roles, specialties
 
     def forget_standing(self) -> None:
@@ -203,3 +210,30 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.kind} → {self.delivery}"
+
+
+@functools.cache
+def _standing_sql() -> str:
+    """A person's role names, then their review specialties: (name, NULL) and (NULL, specialty id) rows."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+
+    def column(meta, field: str) -> str:
+        return quote(meta.get_field(field).column)
+
+    # Table and column names come from the models; the two ids are parameters.
+    group, membership = Group._meta, User.groups.through._meta
+    profile, credential = Profile._meta, Profile.review_specialties.through._meta
+    roles = (
+        f"SELECT g.{column(group, 'name')}, NULL FROM {quote(membership.db_table)} m"  # noqa: S608
+        f" JOIN {quote(group.db_table)} g ON g.{column(group, 'id')} = m.{column(membership, 'group')}"
+        f" WHERE m.{column(membership, 'user')} = %s"
+    )
+    specialties = (
+        f"SELECT NULL, c.{column(credential, 'specialty')} FROM {quote(credential.db_table)} c"  # noqa: S608
+        f" JOIN {quote(profile.db_table)} p ON p.{column(profile, 'id')} = c.{column(credential, 'profile')}"
+        f" WHERE p.{column(profile, 'user')} = %s"
+    )
+    return f"{roles} UNION ALL {specialties}"

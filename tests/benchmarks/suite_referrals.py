@@ -68,6 +68,8 @@ from tests.benchmarks.harness import (
     stop_server,
     tool_version,
     wait_until_serving,
+    worker_cpu_seconds,
+    worker_cpu_shares,
 )
 
 NAME = "referrals"
@@ -641,6 +643,7 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
             )
         sampler = ActivitySampler(args)
         sampler.start()
+        cpu_before = worker_cpu_seconds(server.pid)
         try:
             figures = run_load(
                 registry,
@@ -655,8 +658,9 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
             )
         finally:
             activity = sampler.stop()
+        workers_cpu_s = worker_cpu_shares(cpu_before, worker_cpu_seconds(server.pid))
         answers[(round_no, target)] = read_answers(config, target)
-        return {**figures, "db_activity": activity}
+        return {**figures, "db_activity": activity, "gunicorn_workers_cpu_s": workers_cpu_s}
 
     queued_before = queue_client.llen(celery_queue)
     warm_figures = {}
@@ -690,7 +694,8 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
             log(
                 f"round {number} {target:8} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:7.2f} ms  "
                 f"p95 {figures['p95_ms']:7.2f} ms  failed {figures['status_other']} (409: {post['status_409']})  "
-                f"errors {figures['socket_errors']}  lock waiters {activity['mean_backends_waiting_on_a_lock']}"
+                f"errors {figures['socket_errors']}  lock waiters {activity['mean_backends_waiting_on_a_lock']}  "
+                f"worker CPU s {figures['gunicorn_workers_cpu_s']}"
             )
 
     server_log = stop_server(registry, server)  # graceful: requests cut off by wrk's stop finish first
