@@ -69,9 +69,10 @@ class SpecialtyField(forms.ModelChoiceField):
         if value in self.empty_values:
             return None
         value = str(value).strip()
-        specialty = self.queryset.filter(slug=value).first()
+        # Slugs are unique: no ordering to build for a first().
+        specialty = next(iter(self.queryset.filter(slug=value)[:1]), None)
         if specialty is None and value.isdigit():
-            specialty = self.queryset.filter(pk=int(value)).first()
+            specialty = next(iter(self.queryset.filter(pk=int(value))[:1]), None)
         if specialty is None:
             raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return specialty

@@ -7,6 +7,7 @@ make this move from the current state, writes the change and exactly one
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 
@@ -103,27 +104,35 @@ def _next_reference(year: int) -> str:
     return f"SO-{year}-{row[0]:06d}"
 
 
+@functools.cache
+def _insert_plan(model, computed_columns: frozenset[str]) -> tuple[str, tuple]:
+    """An INSERT's column list and, per column, (column, field, whether NULL needs no adapting); once per model."""
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    slots = tuple((f.column, f, f.get_internal_type() != "JSONField") for f in fields)
+    return ", ".join(quote(f.column) for f in fields), slots
+
+
 def _insert_values(obj, *, computed: dict[str, tuple[str, list]]) -> tuple[str, str, list]:
     """The column list, value list and parameters of one INSERT of ``obj``.
 
     Values come from each field as ``save()`` would write them (``pre_save``
-    fills ``auto_now`` fields, ``get_db_prep_save`` adapts); a column named in
-    ``computed`` takes that SQL expression (and its parameters) instead.
+    fills ``auto_now`` fields, ``get_db_prep_save`` adapts; a NULL is NULL
+    for every field but JSON); a column named in ``computed`` takes that SQL
+    expression (and its parameters) instead.
     """
-    quote = connection.ops.quote_name
-    columns, values, params = [], [], []
-    for field in obj._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(quote(field.column))
-        if field.column in computed:
-            expression, expression_params = computed[field.column]
+    columns, slots = _insert_plan(type(obj), frozenset(computed))
+    values, params = [], []
+    for column, field, plain_null in slots:
+        if column in computed:
+            expression, expression_params = computed[column]
             values.append(expression)
             params.extend(expression_params)
-        else:
-            values.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
-    return ", ".join(columns), ", ".join(values), params
+            continue
+        values.append("%s")
+        value = field.pre_save(obj, add=True)
+        params.append(None if value is None and plain_null else field.get_db_prep_save(value, connection))
+    return columns, ", ".join(values), params
 
 
 def _create_numbered_in_one_statement(referral: Referral, event: ReferralEvent, year: int) -> None:

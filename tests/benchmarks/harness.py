@@ -372,6 +372,35 @@ def worker_cpu_seconds(master_pid: int) -> dict[int, float]:
     return used
 
 
+def postgres_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each PostgreSQL process on this machine.
+
+    The server runs here beside gunicorn; read before and after a round
+    (``cpu_seconds_between``), it shows how much of the two cores the
+    requests' database work took.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[1] != "postgres":
+            continue
+        fields = tail.split()
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_seconds_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used in between by the processes alive at the end (a process that
+    exited in between is left out rather than counted as negative)."""
+    return round(sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items()), 2)
+
+
 def worker_cpu_shares(before: dict[int, float], after: dict[int, float]) -> list[float]:
     """Each worker's CPU seconds in a round, busiest first."""
     return sorted((round(after[pid] - before.get(pid, 0.0), 2) for pid in after), reverse=True)

@@ -48,6 +48,7 @@ from tests.benchmarks.harness import (
     WRK_POST_SCRIPT,
     BenchmarkError,
     activate_totp,
+    cpu_seconds_between,
     csrf_cookie_from,
     demo_user,
     describe_workers,
@@ -58,6 +59,7 @@ from tests.benchmarks.harness import (
     http_request,
     log,
     median_of,
+    postgres_cpu_seconds,
     ratios_against,
     record_queries,
     repeated,
@@ -643,7 +645,7 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
             )
         sampler = ActivitySampler(args)
         sampler.start()
-        cpu_before = worker_cpu_seconds(server.pid)
+        cpu_before, postgres_before = worker_cpu_seconds(server.pid), postgres_cpu_seconds()
         try:
             figures = run_load(
                 registry,
@@ -659,8 +661,19 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
         finally:
             activity = sampler.stop()
         workers_cpu_s = worker_cpu_shares(cpu_before, worker_cpu_seconds(server.pid))
+        postgres_cpu_s = cpu_seconds_between(postgres_before, postgres_cpu_seconds())
         answers[(round_no, target)] = read_answers(config, target)
-        return {**figures, "db_activity": activity, "gunicorn_workers_cpu_s": workers_cpu_s}
+        requests = max(figures["requests"], 1)
+        return {
+            **figures,
+            "db_activity": activity,
+            "gunicorn_workers_cpu_s": workers_cpu_s,
+            "postgres_cpu_s": postgres_cpu_s,
+            "cpu_ms_per_request": {
+                "gunicorn": round(sum(workers_cpu_s) / requests * 1000, 2),
+                "postgres": round(postgres_cpu_s / requests * 1000, 2),
+            },
+        }
 
     queued_before = queue_client.llen(celery_queue)
     warm_figures = {}
@@ -695,7 +708,7 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
                 f"round {number} {target:8} {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:7.2f} ms  "
                 f"p95 {figures['p95_ms']:7.2f} ms  failed {figures['status_other']} (409: {post['status_409']})  "
                 f"errors {figures['socket_errors']}  lock waiters {activity['mean_backends_waiting_on_a_lock']}  "
-                f"worker CPU s {figures['gunicorn_workers_cpu_s']}"
+                f"worker CPU s {figures['gunicorn_workers_cpu_s']}  CPU ms/request {figures['cpu_ms_per_request']}"
             )
 
     server_log = stop_server(registry, server)  # graceful: requests cut off by wrk's stop finish first
