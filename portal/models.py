@@ -8,7 +8,7 @@ import functools
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 from notifications.base.models import AbstractNotification
@@ -66,8 +66,6 @@ class User(AbstractUser):
         written out (``_standing_sql``) because this runs on nearly every
         request, and building it through the ORM cost more than executing it.
         """
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.execute(_standing_sql(), [self.pk, self.pk])
             rows = cursor.fetchall()
@@ -216,7 +214,6 @@ class NotificationPreference(models.Model):
 def _standing_sql() -> str:
     """A person's role names, then their review specialties: (name, NULL) and (NULL, specialty id) rows."""
     from django.contrib.auth.models import Group
-    from django.db import connection
 
     quote = connection.ops.quote_name
 

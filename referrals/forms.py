@@ -69,10 +69,9 @@ class SpecialtyField(forms.ModelChoiceField):
         if value in self.empty_values:
             return None
         value = str(value).strip()
-        # Slugs are unique: no ordering to build for a first().
-        specialty = next(iter(self.queryset.filter(slug=value)[:1]), None)
+        specialty = self.queryset.filter(slug=value).first()
         if specialty is None and value.isdigit():
-            specialty = next(iter(self.queryset.filter(pk=int(value))[:1]), None)
+            specialty = self.queryset.filter(pk=int(value)).first()
         if specialty is None:
             raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return specialty

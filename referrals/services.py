@@ -105,33 +105,29 @@ def _next_reference(year: int) -> str:
 
 
 @functools.cache
-def _insert_plan(model, computed_columns: frozenset[str]) -> tuple[str, tuple]:
-    """An INSERT's column list and, per column, (column, field, whether NULL needs no adapting); once per model."""
-    quote = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    slots = tuple((f.column, f, f.get_internal_type() != "JSONField") for f in fields)
-    return ", ".join(quote(f.column) for f in fields), slots
+def _insert_plan(model) -> tuple[str, tuple]:
+    """An INSERT's column list and its fields in that order, built once per model."""
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    return ", ".join(connection.ops.quote_name(f.column) for f in fields), fields
 
 
 def _insert_values(obj, *, computed: dict[str, tuple[str, list]]) -> tuple[str, str, list]:
     """The column list, value list and parameters of one INSERT of ``obj``.
 
     Values come from each field as ``save()`` would write them (``pre_save``
-    fills ``auto_now`` fields, ``get_db_prep_save`` adapts; a NULL is NULL
-    for every field but JSON); a column named in ``computed`` takes that SQL
-    expression (and its parameters) instead.
+    fills ``auto_now`` fields, ``get_db_prep_save`` adapts); a column named in
+    ``computed`` takes that SQL expression (and its parameters) instead.
     """
-    columns, slots = _insert_plan(type(obj), frozenset(computed))
+    columns, fields = _insert_plan(type(obj))
     values, params = [], []
-    for column, field, plain_null in slots:
-        if column in computed:
-            expression, expression_params = computed[column]
+    for field in fields:
+        if field.column in computed:
+            expression, expression_params = computed[field.column]
             values.append(expression)
             params.extend(expression_params)
-            continue
-        values.append("%s")
-        value = field.pre_save(obj, add=True)
-        params.append(None if value is None and plain_null else field.get_db_prep_save(value, connection))
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
     return columns, ", ".join(values), params
 
 
@@ -355,7 +351,6 @@ def _move(
         reason = _require_reason(reason, action)
     now = timezone.now()
     from_status = referral.status
-    deferred = referral.get_deferred_fields()
     before = _field_values(referral)
     if apply is not None:
         apply(referral, now)
@@ -370,9 +365,9 @@ def _move(
         _restart_clock(referral, now)
         _credit_for_move(referral, action, now)
     # Write only what the move changed: a claim should not rewrite sixty columns.
+    # A field the move set while it was deferred is in ``after`` only.
     after = _field_values(referral)
-    set_while_deferred = deferred - referral.get_deferred_fields()
-    changed = [name for name in after if name in set_while_deferred or after[name] != before.get(name)]
+    changed = [name for name, value in after.items() if name not in before or value != before[name]]
     referral.save(update_fields=[*changed, "updated_at"])
     _event(
         referral,

@@ -350,60 +350,53 @@ def start_gunicorn(registry, *, settings_module, port, env, args, log_path) -> s
     return process
 
 
+def _cpu_seconds_of(pid) -> tuple[str, float] | None:
+    """(command name, user + system CPU seconds so far) of one process, or None once it has gone."""
+    try:
+        head, tail = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+    except OSError:
+        return None
+    fields = tail.split()
+    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_cpu_seconds(master_pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) each gunicorn worker of ``master_pid`` has used so far.
+    """CPU seconds each gunicorn worker of ``master_pid`` has used so far.
 
     Read before and after a round, it shows how the round's work was shared:
     gthread workers keep a kept-alive connection for good, so eight
     connections can land 6/2 (or 8/0) on two workers and leave a core idle.
     """
-    ticks = os.sysconf("SC_CLK_TCK")
     try:
         children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     except OSError:
         return {}
     used = {}
     for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[int(pid)] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        found = _cpu_seconds_of(pid)
+        if found is not None:
+            used[int(pid)] = found[1]
     return used
 
 
 def postgres_cpu_seconds() -> dict[int, float]:
-    """CPU seconds (user + system) used so far by each PostgreSQL process on this machine.
+    """CPU seconds used so far by each PostgreSQL process on this machine.
 
-    The server runs here beside gunicorn; read before and after a round
-    (``cpu_seconds_between``), it shows how much of the two cores the
-    requests' database work took.
+    The server runs here beside gunicorn; read before and after a round, it
+    shows how much of the two cores the requests' database work took.
     """
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, tail = (entry / "stat").read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        if head.split("(", 1)[1] != "postgres":
-            continue
-        fields = tail.split()
-        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+        found = _cpu_seconds_of(entry.name) if entry.name.isdigit() else None
+        if found is not None and found[0] == "postgres":
+            used[int(entry.name)] = found[1]
     return used
 
 
-def cpu_seconds_between(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds used in between by the processes alive at the end (a process that
+def cpu_seconds_between(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    """Each process's CPU seconds in between, for the processes alive at the end (one that
     exited in between is left out rather than counted as negative)."""
-    return round(sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items()), 2)
-
-
-def worker_cpu_shares(before: dict[int, float], after: dict[int, float]) -> list[float]:
-    """Each worker's CPU seconds in a round, busiest first."""
-    return sorted((round(after[pid] - before.get(pid, 0.0), 2) for pid in after), reverse=True)
+    return {pid: round(seconds - before.get(pid, 0.0), 2) for pid, seconds in after.items()}
 
 
 def wait_until_serving(process, port: int, probe_path: str, timeout: float = 60.0) -> None:

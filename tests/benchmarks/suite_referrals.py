@@ -71,7 +71,6 @@ from tests.benchmarks.harness import (
     tool_version,
     wait_until_serving,
     worker_cpu_seconds,
-    worker_cpu_shares,
 )
 
 NAME = "referrals"
@@ -660,8 +659,8 @@ def run(args, tool, env, registry, tmp, services) -> dict:  # noqa: C901 - one l
             )
         finally:
             activity = sampler.stop()
-        workers_cpu_s = worker_cpu_shares(cpu_before, worker_cpu_seconds(server.pid))
-        postgres_cpu_s = cpu_seconds_between(postgres_before, postgres_cpu_seconds())
+        workers_cpu_s = sorted(cpu_seconds_between(cpu_before, worker_cpu_seconds(server.pid)).values(), reverse=True)
+        postgres_cpu_s = round(sum(cpu_seconds_between(postgres_before, postgres_cpu_seconds()).values()), 2)
         answers[(round_no, target)] = read_answers(config, target)
         requests = max(figures["requests"], 1)
         return {
