@@ -126,8 +126,15 @@ def _insert_values(obj, *, computed: dict[str, tuple[str, list]]) -> tuple[str, 
             values.append(expression)
             params.extend(expression_params)
         else:
-            values.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+            value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+            if value is None:
+                # Written as psycopg would bind it, but as SQL text: psycopg
+                # caches a statement's parsing only up to 50 parameters, and
+                # a new referral's dozens of empty columns would push it over.
+                values.append("NULL")
+            else:
+                values.append("%s")
+                params.append(value)
     return columns, ", ".join(values), params
 
 
@@ -172,7 +179,8 @@ def _create_numbered_in_one_statement(referral: Referral, event: ReferralEvent, 
         SELECT new_referral.id, new_referral.reference, new_event.id FROM new_referral, new_event
     """  # noqa: S608 (identifiers come from the models; every value is a parameter)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [year, *referral_params, *event_params])
+        params = [year, *referral_params, *event_params]
+        cursor.execute(sql, params)
         referral.pk, referral.reference, event.pk = cursor.fetchone()
     for saved in (referral, event):
         saved._state.adding = False

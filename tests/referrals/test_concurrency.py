@@ -9,6 +9,7 @@ callback of the thread that won.
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 import uuid
@@ -196,3 +197,46 @@ def test_a_seven_digit_number_is_written_whole(db, cast):
 
     assert (last_six.reference, seventh.reference) == (f"SO-{year}-999999", f"SO-{year}-1000000")
     assert Referral.objects.get(pk=seventh.pk).reference == seventh.reference
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement creation is PostgreSQL's")
+def test_the_creation_statement_stays_within_what_psycopg_caches(db, cast):
+    """psycopg parses a statement's placeholders once and reuses that only up
+    to 50 parameters and 4,096 bytes; beyond either, every submit parses it
+    again. Empty columns are written as NULL in the text for that reason: this
+    fails when a new column (or a fuller form) pushes the statement over."""
+    from psycopg import _queries  # the limits are psycopg's own; no public name carries them
+
+    earlier, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
+    earlier.refresh_from_db()
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    every_field_filled = referral_data(
+        cast.specialty,
+        patient_phone="+1 555 0100",
+        preferred_language="Portuguese",
+        interpreter_needed=True,
+        diagnosis="Stage II adenocarcinoma",
+        icd10_code="C18.9",
+        decision_needed_by=timezone.localdate() + datetime.timedelta(days=10),
+        preferred_reviewer=cast.reviewer,
+        previous_referral=earlier,
+    )
+    with connection.execute_wrapper(record):
+        referral, created = services.referral_create(actor=cast.referrer, data=every_field_filled)
+
+    assert created
+    creations = [(sql, params) for sql, params in statements if "ON CONFLICT" in sql]
+    assert len(creations) == 1
+    sql, params = creations[0]
+    assert len(params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+    assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    # Every value written, NULLs included, reads back as it was given.
+    stored = Referral.objects.get(pk=referral.pk)
+    assert (stored.preferred_reviewer_id, stored.previous_referral_id) == (cast.reviewer.pk, earlier.pk)
+    assert (stored.icd10_code, stored.interpreter_needed) == ("C18.9", True)
+    assert stored.reviewer_id is None and stored.claimed_at is None
