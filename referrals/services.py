@@ -177,10 +177,9 @@ def _create_numbered_in_one_statement(referral: Referral, event: ReferralEvent, 
             RETURNING id
         )
         SELECT new_referral.id, new_referral.reference, new_event.id FROM new_referral, new_event
-    """  # noqa: S608 (identifiers come from the models; every value is a parameter)
+    """  # noqa: S608 (identifiers come from the models; every value is a parameter or NULL)
     with connection.cursor() as cursor:
-        params = [year, *referral_params, *event_params]
-        cursor.execute(sql, params)
+        cursor.execute(sql, [year, *referral_params, *event_params])
         referral.pk, referral.reference, event.pk = cursor.fetchone()
     for saved in (referral, event):
         saved._state.adding = False

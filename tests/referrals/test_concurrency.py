@@ -208,7 +208,6 @@ def test_the_creation_statement_stays_within_what_psycopg_caches(db, cast):
     from psycopg import _queries  # the limits are psycopg's own; no public name carries them
 
     earlier, _ = services.referral_create(actor=cast.referrer, data=referral_data(cast.specialty))
-    earlier.refresh_from_db()
     statements = []
 
     def record(execute, sql, params, many, context):
