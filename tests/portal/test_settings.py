@@ -84,3 +84,56 @@ def test_production_passes_djangos_deployment_checks_without_a_warning():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def _database_options(**env):
+    values = _settings_of("portal.settings.dev", _clean_env(**env), ["DATABASES"])
+    return values["DATABASES"]
+
+
+def test_on_postgres_parameters_are_bound_on_the_server_and_repeated_statements_prepared():
+    databases = _database_options(DATABASE_URL="postgres://u@127.0.0.1:5432/portal")
+
+    assert "'server_side_binding': True" in databases
+    assert "'prepare_threshold': 5" in databases
+
+
+def test_prepared_statements_can_be_turned_off_for_a_connection_pooler():
+    databases = _database_options(
+        DATABASE_URL="postgres://u@127.0.0.1:5432/portal", DATABASE_PREPARED_STATEMENTS="false"
+    )
+
+    assert "server_side_binding" not in databases
+    assert "prepare_threshold" not in databases
+
+
+def test_sqlite_gets_no_postgres_connection_options():
+    assert "server_side_binding" not in _database_options()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_query_a_connection_repeats_is_planned_once_as_a_prepared_statement():
+    from django.db import connection
+
+    probe = "SELECT %s::text AS prepared_statement_probe"
+
+    def run_probe():
+        with connection.cursor() as cursor:
+            cursor.execute(probe, ["x"])
+
+    def prepared_probes():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+                ["SELECT $1::text AS prepared_statement_probe"],
+            )
+            return cursor.fetchone()[0]
+
+    for _ in range(5):
+        run_probe()
+    after_five = prepared_probes()
+    run_probe()
+
+    assert after_five == 0
+    assert prepared_probes() == 1
