@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import QuerySet
 
-from portal.models import Notification, NotificationPreference, User
+from portal.models import Notification, NotificationPreference, Specialty, User
 from portal.notification_kinds import NotificationKind
 
 
@@ -22,3 +23,29 @@ def unread_count(*, user: User) -> int:
 def notification_preferences_for(*, user: User) -> dict[str, str]:
     chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "delivery"))
     return {kind.value: chosen.get(kind.value, NotificationPreference.Delivery.IMMEDIATE) for kind in NotificationKind}
+
+
+_SPECIALTY_COLUMNS = ("id", "name", "slug", "is_active")
+
+
+def active_specialty(value: str) -> Specialty | None:
+    """The active specialty with this slug (as deep links carry it), or with this primary key.
+
+    Every referral submit validates its specialty. One indexed row is read with
+    written-out SQL: building the ORM query cost more than running it.
+    """
+    table = connection.ops.quote_name(Specialty._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _SPECIALTY_COLUMNS)
+    lookups = [("slug", value)]
+    if value.isdigit():
+        lookups.append(("id", int(value)))
+    with connection.cursor() as cursor:
+        for column, key in lookups:
+            cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE {connection.ops.quote_name(column)} = %s AND is_active",  # noqa: S608
+                [key],
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                return Specialty.from_db(connection.alias, _SPECIALTY_COLUMNS, row)
+    return None

@@ -13,6 +13,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from portal import selectors as portal_selectors
 from portal.models import Specialty
 from referrals import selectors
 from referrals.models import (
@@ -63,20 +64,21 @@ class DateInput(forms.DateInput):
 
 
 class SpecialtyField(forms.ModelChoiceField):
-    """Options carry the specialty's slug (as deep links do); a primary key is accepted too."""
+    """Options carry the specialty's slug (as deep links do); a primary key is accepted too.
+
+    The options come from the field's queryset; a submitted value is checked
+    against active specialties by ``portal.selectors.active_specialty``.
+    """
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        value = str(value).strip()
-        try:
-            # By slug (the field's to_field_name), with ModelChoiceField's own get().
-            return super().to_python(value)
-        except forms.ValidationError:
-            specialty = self.queryset.filter(pk=value).first() if value.isdigit() else None
-            if specialty is None:
-                raise
-            return specialty
+        specialty = portal_selectors.active_specialty(str(value).strip())
+        if specialty is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            )
+        return specialty
 
 
 def _today() -> datetime.date:
