@@ -85,7 +85,12 @@ def parse_args(argv):
     parser.add_argument(
         "--suite", choices=[*SUITES, "all"], default=suite_home.NAME, help="which suite to run (default home)"
     )
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every target (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds of every target (default 3; the referrals suite 5, see its README section)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round and target (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load per target first")
     parser.add_argument("--concurrency", type=int, default=8, help="open connections (default 8)")
@@ -147,6 +152,8 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.rounds is None:
+        args.rounds = getattr(SUITES[args.suite], "DEFAULT_ROUNDS", 3)
     if tool == "python":
         why = "wrk not found" if args.load_generator == "auto" else "asked for"
         log(f"{why}: using the Python load generator; on 2 cores it competes with the server for CPU")

@@ -60,6 +60,7 @@ from tests.benchmarks.harness import (
     log,
     median_of,
     postgres_cpu_seconds,
+    ratio,
     ratios_against,
     record_queries,
     repeated,
@@ -105,6 +106,9 @@ LONG_CASE_SPECIALTY = "medical-oncology"
 DEMO_CLOSED_MRN = "R-993105"  # the demo's closed referral (referrals/demo.py)
 
 GOAL_VS_BASELINE_THROUGHPUT = 0.4
+# Five interleaved rounds, not three: this machine's speed drifts by 15-25 % from one
+# 10-second round to the next, and a median of three still moved the ratios by 0.05.
+DEFAULT_ROUNDS = 5
 # Claim pool of a round: room for this many times the claim warm-up's throughput (at least
 # POOL_FLOOR_RPS when there was no warm-up). A slice used up stops its wrk thread and the
 # round is flagged (slice_used_up); no referral is ever claimed twice.
@@ -951,6 +955,12 @@ def verify(*, run_head, rounds, warm_figures, answers, pools, reviewer_ids, queu
 # --- The report ------------------------------------------------------------------------------------
 
 
+def rps_by_round(rounds: list[dict], target: str) -> list[float | None]:
+    """For information: each round's throughput against the baseline round measured just before it."""
+    baseline = {r["round"]: r["rps"] for r in rounds if r["target"] == "baseline"}
+    return [ratio(r["rps"], baseline.get(r["round"], 0)) for r in rounds if r["target"] == target]
+
+
 def _page_entry(name, small, large, sizes) -> dict:
     entry = {
         "small": {k: v for k, v in small.items() if k != "statements"},
@@ -995,6 +1005,7 @@ def report(
         for target in ("submit", "claim"):
             if target in medians:
                 ratios[f"{target}_vs_baseline"] = ratios_against(medians[target], medians["baseline"])
+                ratios[f"{target}_vs_baseline"]["rps_by_round"] = rps_by_round(rounds, target)
     query_counts = {
         name: _page_entry(name, counts_small[name], counts_large.get(name, {"error": "not measured"}), sizes)
         for name in counts_small
