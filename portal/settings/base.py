@@ -336,6 +336,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Without REDIS_URL, tasks run inline in the web process (first-run default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, sharing one client per channel instead of
+    # building one for every command (portal/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None

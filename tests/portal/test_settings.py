@@ -137,3 +137,19 @@ def test_a_query_a_connection_repeats_is_planned_once_as_a_prepared_statement():
 
     assert after_five == 0
     assert prepared_probes() == 1
+
+
+def test_a_redis_broker_uses_the_portals_transport_and_any_other_broker_kombus_own():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(getattr(s, 'CELERY_BROKER_TRANSPORT', None))"
+    )
+
+    def transport_with(**env):
+        result = _run(["-c", code], _clean_env(DJANGO_SETTINGS_MODULE="portal.settings.dev", **env))
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    assert transport_with(REDIS_URL="redis://127.0.0.1:6379/3") == "portal.broker:Transport"
+    assert transport_with(REDIS_URL="redis://127.0.0.1:6379/3", CELERY_BROKER_URL="amqp://guest@127.0.0.1//") == "None"
+    assert transport_with() == "None"
