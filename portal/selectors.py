@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import slug_re
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -26,6 +27,7 @@ def notification_preferences_for(*, user: User) -> dict[str, str]:
 
 
 _SPECIALTY_COLUMNS = ("id", "name", "slug", "is_active")
+_BIGINT_MAX = 2**63 - 1
 
 
 def active_specialty(value: str) -> Specialty | None:
@@ -34,15 +36,18 @@ def active_specialty(value: str) -> Specialty | None:
     Every referral submit validates its specialty. One indexed row is read with
     written-out SQL: building the ORM query cost more than running it.
     """
-    table = connection.ops.quote_name(Specialty._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in _SPECIALTY_COLUMNS)
+    if not slug_re.fullmatch(value):
+        return None  # no slug or key looks like this (and a NUL byte would not even reach PostgreSQL)
     lookups = [("slug", value)]
-    if value.isdigit():
+    if value.isdigit() and int(value) <= _BIGINT_MAX:
         lookups.append(("id", int(value)))
+    quote = connection.ops.quote_name
+    table = quote(Specialty._meta.db_table)
+    columns = ", ".join(quote(c) for c in _SPECIALTY_COLUMNS)
     with connection.cursor() as cursor:
         for column, key in lookups:
             cursor.execute(
-                f"SELECT {columns} FROM {table} WHERE {connection.ops.quote_name(column)} = %s AND is_active",  # noqa: S608
+                f"SELECT {columns} FROM {table} WHERE {quote(column)} = %s AND {quote('is_active')}",  # noqa: S608
                 [key],
             )
             row = cursor.fetchone()

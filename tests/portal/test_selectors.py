@@ -45,6 +45,13 @@ def test_an_unknown_slug_is_not_found():
     assert active_specialty("cardiology' OR '1'='1") is None
 
 
+@pytest.mark.parametrize("value", ["cardio\x00logy", "\u00b2", "9" * 30, "", "cardiology/"])
+def test_a_value_no_slug_or_key_can_be_finds_nothing_without_an_error(value):
+    SpecialtyFactory(name="Cardiology", slug="cardiology")
+
+    assert active_specialty(value) is None
+
+
 def test_the_specialty_is_one_query(django_assert_num_queries):
     SpecialtyFactory(name="Cardiology", slug="cardiology")
 

@@ -302,6 +302,16 @@ def test_an_inactive_specialty_cannot_be_submitted(cast, two_factor_ready):
     assert Referral.objects.count() == 0
 
 
+def test_a_specialty_no_slug_can_be_is_refused_next_to_the_field(cast, two_factor_ready):
+    client = two_factor_ready(cast.referrer)
+
+    response = client.post(reverse("referral_create"), _form(cast, specialty="cardio\x00logy"))
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Referral.objects.count() == 0
+
+
 def test_leadership_cannot_open_the_referral_form(cast, client):
     client.force_login(cast.leader)
 
