@@ -75,7 +75,14 @@ def update_publish(request, page_id: int):
     if request.method == "POST":
         # What the request's checks read, from the page row alone (half the cost of the update's whole join).
         updates = Page.objects.filter(content_type=ContentType.objects.get_for_model(ProgramUpdatePage)).only(
-            "id", "path", "depth", "title", "draft_title", "has_unpublished_changes", "latest_revision_id"
+            "id",
+            "path",
+            "depth",
+            "title",
+            "draft_title",
+            "has_unpublished_changes",
+            "latest_revision_id",
+            "content_type",  # Wagtail's publish permission reads it: deferred, it cost a query of its own
         )
     else:
         updates = ProgramUpdatePage.objects.defer_streamfields()

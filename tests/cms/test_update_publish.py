@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from celery.signals import task_prerun
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from wagtail.admin.ui.menus.pages import get_page_header_buttons
 from wagtail.models import PageLogEntry, Revision
@@ -136,6 +138,19 @@ def test_the_post_queues_exactly_one_task_and_publishes_nothing_itself(
     assert tasks_run[0] == ("cms.tasks.update_publish", (leader.pk, update.pk, update.latest_revision_id))
     update.refresh_from_db()
     assert update.live
+
+
+def test_the_post_reads_the_update_s_page_row_once(client, leader, draft_update):
+    update = draft_update()
+    client.force_login(leader)
+    next_url = reverse("wagtailadmin_explore", args=[update.get_parent().pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(_url(update), {"revision_id": update.latest_revision_id, "next": next_url})
+
+    assert response.status_code == 302 and response["Location"] == next_url
+    page_reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "wagtailcore_page"')]
+    assert len(page_reads) == 1, page_reads
 
 
 def test_a_post_naming_an_older_revision_queues_nothing_and_says_why(
